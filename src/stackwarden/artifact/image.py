@@ -1,0 +1,329 @@
+"""Container images: manifests, platform selection, and the layered artifact they become."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host_platform
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from stackwarden.artifact.base import Artifact, FileEntry, FileType, normalize_path
+from stackwarden.artifact.layers import LayerIndex, SliceReader, index_layer, materialize_layer
+from stackwarden.core.config import DEFAULT_LIMITS, Limits
+from stackwarden.core.errors import ArtifactError
+from stackwarden.core.models import ArtifactInfo, LayerInfo, Skipped
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
+                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
+LAYER_TYPES = (
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    """An OCI content descriptor: what a blob is, its digest and size."""
+
+    media_type: str
+    digest: str
+    size: int = -1
+    platform: dict[str, Any] | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Descriptor:
+        """Read a descriptor from manifest JSON, refusing malformed ones with a clear message."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str):
+            raise ArtifactError("descriptor without a digest", source=where)
+        digest = raw["digest"]
+        algorithm, _, hexpart = digest.partition(":")
+        if not algorithm or not hexpart or not all(c in "0123456789abcdef" for c in hexpart):
+            raise ArtifactError(f"malformed digest {digest!r}", source=where)
+        size = raw.get("size", -1)
+        return cls(str(raw.get("mediaType", "")), digest, size if isinstance(size, int) else -1,
+                   raw.get("platform") if isinstance(raw.get("platform"), dict) else None,
+                   dict(raw.get("annotations") or {}))
+
+
+@dataclass(slots=True)
+class ResolvedImage:
+    """One image chosen from a source: manifest, config, layers, and how to read its blobs."""
+
+    reference: str
+    kind: str
+    name: str
+    manifest_digest: str | None
+    config_digest: str
+    config: dict[str, Any]
+    layers: list[Descriptor]
+    open_blob: Callable[[Descriptor], AbstractContextManager[BinaryIO]]
+    repo_tags: tuple[str, ...] = ()
+    diff_ids_trusted: bool = True  # docker-archive layer files are their own diff_id
+
+
+class ImageSource(ABC):
+    """Somewhere images come from: an OCI layout, an archive, a registry."""
+
+    kind: str
+    reference: str
+
+    @abstractmethod
+    def resolve(self, platform: str | None) -> ResolvedImage:
+        """Pick the image to read (by platform for multi-arch indexes) and read its config."""
+
+    def close(self) -> None:
+        """Release handles and temporary files."""
+
+
+def parse_json(data: bytes, where: str) -> Any:
+    """Parse JSON, turning any error into one line naming the document."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"not valid JSON: {exc}", source=where) from exc
+
+
+def manifest_kind(manifest: Any, media_type: str, where: str) -> str:
+    """Classify a manifest document as 'index' or 'manifest' (schema 1 is refused)."""
+    if not isinstance(manifest, dict):
+        raise ArtifactError("manifest is not a JSON object", source=where)
+    media_type = manifest.get("mediaType") or media_type or ""
+    if media_type in DOCKER_SCHEMA1 or manifest.get("schemaVersion") == 1:
+        raise ArtifactError("Docker schema 1 manifests are not supported (deprecated since "
+                            "2017); re-push the image with a current client", source=where)
+    if media_type in INDEX_TYPES or ("manifests" in manifest and "layers" not in manifest):
+        return "index"
+    if media_type in MANIFEST_TYPES or "layers" in manifest:
+        return "manifest"
+    raise ArtifactError(f"unknown manifest type {media_type!r}", source=where)
+
+
+def default_platform() -> str:
+    """linux/<this machine's architecture> in OCI's spelling."""
+    machine = host_platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
+    return f"linux/{arch.get(machine, machine)}"
+
+
+def _platform_string(p: dict[str, Any]) -> str:
+    parts = [str(p.get("os", "")), str(p.get("architecture", ""))]
+    if p.get("variant"):
+        parts.append(str(p["variant"]))
+    return "/".join(parts)
+
+
+def select_manifest(index: dict[str, Any], platform: str | None, where: str) -> Descriptor:
+    """Choose the manifest for `platform` from an index; attestations are never chosen."""
+    raw = index.get("manifests")
+    if not isinstance(raw, list) or not raw:
+        raise ArtifactError("image index lists no manifests", source=where)
+    descriptors = [Descriptor.parse(m, where) for m in raw]
+    images = [d for d in descriptors
+              if d.annotations.get("vnd.docker.reference.type") != "attestation-manifest"
+              and (d.platform or {}).get("os") != "unknown"]
+    if not images:
+        raise ArtifactError("image index holds no image manifests", source=where)
+    if platform is None and all(d.platform is None for d in images):
+        return images[0]
+    want = (platform or default_platform()).split("/")
+    os_name, arch = want[0], want[1] if len(want) > 1 else ""
+    variant = want[2] if len(want) > 2 else None
+    matches = [d for d in images if d.platform and d.platform.get("os") == os_name
+               and d.platform.get("architecture") == arch
+               and (variant is None or d.platform.get("variant") == variant)]
+    if not matches:
+        if platform is None and len(images) == 1:
+            return images[0]
+        available = ", ".join(sorted({_platform_string(d.platform or {}) for d in images}))
+        raise ArtifactError(f"no image for platform {'/'.join(want)} (available: {available})",
+                            source=where)
+    # Prefer the canonical variant (arm64 -> v8) when none was asked for.
+    matches.sort(key=lambda d: (d.platform or {}).get("variant") not in (None, "v8"))
+    return matches[0]
+
+
+def manifest_layers(manifest: dict[str, Any], where: str) -> tuple[Descriptor, list[Descriptor]]:
+    """The config descriptor and layer descriptors of an image manifest."""
+    config = Descriptor.parse(manifest.get("config"), where + " (config)")
+    if config.media_type and config.media_type not in CONFIG_TYPES:
+        raise ArtifactError(f"not a container image: config media type {config.media_type!r}",
+                            source=where)
+    layers_raw = manifest.get("layers")
+    if not isinstance(layers_raw, list):
+        raise ArtifactError("manifest has no layer list", source=where)
+    return config, [Descriptor.parse(layer, where) for layer in layers_raw]
+
+
+class LayeredArtifact(Artifact):
+    """An image's filesystem: layer indexes squashed in order, whiteouts applied."""
+
+    def __init__(self, info: ArtifactInfo, layers: list[LayerIndex], workdir: Path | None,
+                 skipped: list[Skipped]) -> None:
+        self.info = info
+        self.layers = layers
+        self.workdir = workdir
+        self.skipped = skipped
+        self._fds: dict[int, int] = {}
+        self._squashed = self._squash(layers)
+
+    @staticmethod
+    def _squash(layers: list[LayerIndex]) -> dict[str, FileEntry]:
+        squashed: dict[str, FileEntry] = {}
+        for layer in layers:
+            prefixes: list[str] = [d.rstrip("/") + "/" for d in layer.opaque]
+            for path in layer.whiteouts:
+                squashed.pop(path, None)
+                prefixes.append(path + "/")  # its children, even those without a dir entry
+            for path, entry in layer.entries.items():
+                lower = squashed.get(path)
+                if lower is not None and lower.type is FileType.DIR and entry.type is not \
+                        FileType.DIR:
+                    prefixes.append(path + "/")
+            if prefixes:
+                gone = tuple(prefixes)
+                squashed = {p: e for p, e in squashed.items() if not p.startswith(gone)}
+            squashed.update(layer.entries)
+        return squashed
+
+    def files(self) -> Iterator[FileEntry]:
+        return iter(self._squashed.values())
+
+    def _lookup(self, path: str) -> FileEntry | None:
+        if path == "/":
+            return FileEntry("/", FileType.DIR, 0, 0o755)
+        return self._squashed.get(path)
+
+    def history(self, path: str) -> list[FileEntry]:
+        normalized = normalize_path(path) or "/"
+        parent, _, base = normalized.rpartition("/")
+        real_parent = self.realpath(parent or "/")
+        if real_parent is None:
+            return []
+        real = (real_parent.rstrip("/") + "/" + base) if base else real_parent
+        return [layer.entries[real] for layer in self.layers if real in layer.entries]
+
+    def layer_files(self, layer: int) -> Iterator[FileEntry]:
+        return iter(self.layers[layer].entries.values())
+
+    def _open_entry(self, entry: FileEntry) -> BinaryIO:
+        layer = self.layers[entry.layer]
+        span = layer.offsets.get(entry.path)
+        if span is None:
+            sparse = layer.sparse.get(entry.path)
+            if sparse is None or layer.path is None:
+                raise ArtifactError(f"no content in layer {entry.layer}", source=entry.path)
+            import tarfile
+
+            tar = tarfile.open(layer.path, mode="r:")
+            handle = tar.extractfile(sparse)
+            if handle is None:
+                raise ArtifactError("unreadable sparse entry", source=entry.path)
+            return handle  # type: ignore[return-value]
+        fd = self._fds.get(entry.layer)
+        if fd is None:
+            assert layer.path is not None
+            fd = self._fds[entry.layer] = os.open(layer.path, os.O_RDONLY)
+        return SliceReader(fd, span[0], span[1])  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+def _layer_history(config: dict[str, Any], count: int) -> list[str]:
+    history = [h for h in config.get("history") or [] if isinstance(h, dict)]
+    created = [str(h.get("created_by", "")) for h in history if not h.get("empty_layer")]
+    return created + [""] * (count - len(created)) if len(created) < count else created[:count]
+
+
+def load_image(source: ImageSource, *, platform: str | None = None,
+               limits: Limits = DEFAULT_LIMITS, workdir: Path | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> LayeredArtifact:
+    """Read an image from `source` into a LayeredArtifact (layers decompressed to `workdir`).
+
+    Every blob is verified against its digest and every layer against the config's diff_ids.
+    """
+    try:
+        image = source.resolve(platform)
+        where = image.reference
+        rootfs = image.config.get("rootfs")
+        diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
+            if isinstance(rootfs, dict) else []
+        layers = list(image.layers)
+        if diff_ids and len(diff_ids) != len(layers):
+            raise ArtifactError(f"config lists {len(diff_ids)} diff_ids for {len(layers)} "
+                                "layers", source=where)
+        skipped: list[Skipped] = []
+        created_by = _layer_history(image.config, len(layers))
+        owned = workdir is None
+        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if workdir is None else workdir
+
+        def one(i: int) -> tuple[LayerIndex, LayerInfo]:
+            desc = layers[i]
+            label = f"{where} layer {i} ({desc.digest})"
+            diff_id = diff_ids[i] if i < len(diff_ids) else None
+            if desc.media_type and desc.media_type not in LAYER_TYPES:
+                skipped.append(Skipped(desc.digest, f"layer media type {desc.media_type!r} is "
+                                                    "not a filesystem layer: not read", "image"))
+                return LayerIndex(i, None), LayerInfo(i, desc.digest, diff_id or desc.digest,
+                                                      desc.size, desc.media_type, created_by[i])
+            with image.open_blob(desc) as blob:
+                done = materialize_layer(blob, work / f"layer-{i}.tar", digest=desc.digest,
+                                         diff_id=diff_id, label=label, limits=limits)
+            index = index_layer(done.path, i, label=label, limits=limits)
+            if progress:
+                progress(label, i, len(layers))
+            return index, LayerInfo(i, done.digest, done.diff_id, desc.size, desc.media_type,
+                                    created_by[i])
+
+        try:
+            workers = min(2, os.cpu_count() or 1, max(1, len(layers)))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(one, range(len(layers))))
+        except BaseException:
+            if owned:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+    finally:
+        source.close()
+    indexes = [r[0] for r in results]
+    for index in indexes:
+        skipped.extend(index.skipped)
+    plat = "/".join(p for p in (image.config.get("os"), image.config.get("architecture"),
+                                image.config.get("variant")) if isinstance(p, str) and p)
+    info = ArtifactInfo(kind=image.kind, reference=image.reference, name=image.name,
+                        digest=image.manifest_digest, config_digest=image.config_digest,
+                        platform=plat or None, layers=tuple(r[1] for r in results),
+                        repo_tags=image.repo_tags, config=image.config)
+    return LayeredArtifact(info, indexes, work if owned else None, skipped)

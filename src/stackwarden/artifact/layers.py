@@ -1,0 +1,279 @@
+"""Image layers: decompress each blob once (verified, within limits) and index its tar."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from stackwarden.artifact.base import FileEntry, FileType, normalize_path
+from stackwarden.core.config import DEFAULT_LIMITS, Limits
+from stackwarden.core.errors import ArtifactError, DigestMismatch, LimitExceeded
+from stackwarden.core.models import Skipped
+
+CHUNK = 1024 * 1024
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+
+def new_hasher(digest: str | None) -> tuple[str, hashlib._Hash]:
+    """A hasher for the algorithm a digest names (`sha256:` by default)."""
+    algorithm = (digest or "sha256:").split(":", 1)[0] or "sha256"
+    if algorithm not in ("sha256", "sha384", "sha512"):
+        raise ArtifactError(f"unsupported digest algorithm {algorithm!r}", source=digest)
+    return algorithm, hashlib.new(algorithm)
+
+
+class HashingReader(io.RawIOBase):
+    """Reads a stream through a hasher and a byte counter, replaying bytes already peeked."""
+
+    def __init__(self, raw: BinaryIO, prefix: bytes, hasher: hashlib._Hash) -> None:
+        self.raw = raw
+        self.pending = prefix
+        self.hasher = hasher
+        self.count = 0
+        hasher.update(prefix)
+        self.count += len(prefix)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.pending:
+            n = min(len(buffer), len(self.pending))
+            buffer[:n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            return n
+        data = self.raw.read(len(buffer))
+        if not data:
+            return 0
+        self.hasher.update(data)
+        self.count += len(data)
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def _decompressor(magic: bytes, stream: BinaryIO) -> tuple[str, BinaryIO]:
+    if magic.startswith(b"\x1f\x8b"):
+        return "gzip", gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if magic.startswith(b"\x28\xb5\x2f\xfd"):
+        reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        return "zstd", reader  # type: ignore[return-value]
+    if magic.startswith(b"BZh"):
+        return "bzip2", bz2.BZ2File(stream)  # type: ignore[return-value]
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return "xz", lzma.LZMAFile(stream)  # type: ignore[return-value]
+    return "none", stream
+
+
+@dataclass(frozen=True, slots=True)
+class MaterializedLayer:
+    """An uncompressed layer tar on local disk, with the digests it was checked against."""
+
+    path: Path
+    digest: str  # of the blob as stored
+    diff_id: str  # of the uncompressed tar
+    size: int  # uncompressed bytes
+    compression: str
+
+
+def materialize_layer(source: BinaryIO, dest: Path, *, digest: str | None, diff_id: str | None,
+                      label: str, limits: Limits = DEFAULT_LIMITS) -> MaterializedLayer:
+    """Decompress `source` into `dest`, verifying the blob digest and the diff_id on the way.
+
+    Raises DigestMismatch, LimitExceeded (a decompression bomb) or ArtifactError (truncated or
+    corrupt stream); `dest` is removed on failure.
+    """
+    algorithm, blob_hash = new_hasher(digest)
+    diff_algorithm, diff_hash = new_hasher(diff_id)
+    magic = source.read(8)
+    counted = HashingReader(source, magic, blob_hash)
+    compression, stream = _decompressor(magic, counted)  # type: ignore[arg-type]
+    written = 0
+    try:
+        with open(dest, "wb") as out:
+            while True:
+                try:
+                    chunk = stream.read(CHUNK)
+                except (EOFError, OSError, zlib.error, lzma.LZMAError,
+                        zstandard.ZstdError) as exc:
+                    raise ArtifactError(f"corrupt or truncated {compression} stream: {exc}",
+                                        source=label) from exc
+                if not chunk:
+                    break
+                written += len(chunk)
+                diff_hash.update(chunk)
+                out.write(chunk)
+                _check_ratio(written, counted.count, limits, label)
+        while counted.read(CHUNK):  # hash whatever follows the compressed stream too
+            pass
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    blob_digest = f"{algorithm}:{blob_hash.hexdigest()}"
+    if digest and blob_digest != digest:
+        dest.unlink(missing_ok=True)
+        raise DigestMismatch(f"blob hashes to {blob_digest}, descriptor says {digest}",
+                             source=label)
+    computed_diff = f"{diff_algorithm}:{diff_hash.hexdigest()}"
+    if diff_id and computed_diff != diff_id:
+        dest.unlink(missing_ok=True)
+        raise DigestMismatch(f"uncompressed layer hashes to {computed_diff}, "
+                             f"the image config says {diff_id}", source=label)
+    return MaterializedLayer(dest, blob_digest, computed_diff, written, compression)
+
+
+def _check_ratio(written: int, compressed: int, limits: Limits, label: str) -> None:
+    if written > limits.max_layer_bytes:
+        raise LimitExceeded(f"layer expands past {limits.max_layer_bytes} bytes", source=label)
+    if written > limits.ratio_floor_bytes and written > limits.max_compression_ratio * max(
+            compressed, 1):
+        raise LimitExceeded(
+            f"layer expands more than {limits.max_compression_ratio}:1 "
+            f"({compressed} compressed bytes gave {written}); refusing a decompression bomb",
+            source=label)
+
+
+@dataclass(slots=True)
+class LayerIndex:
+    """What one layer tar holds: its entries, its whiteouts, and where each file's bytes are."""
+
+    index: int
+    path: Path | None
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    offsets: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (offset, size)
+    sparse: dict[str, tarfile.TarInfo] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)
+    opaque: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+_TAR_TYPES = {
+    tarfile.REGTYPE: FileType.REG, tarfile.AREGTYPE: FileType.REG,
+    tarfile.CONTTYPE: FileType.REG, tarfile.DIRTYPE: FileType.DIR,
+    tarfile.SYMTYPE: FileType.SYMLINK, tarfile.CHRTYPE: FileType.CHAR,
+    tarfile.BLKTYPE: FileType.BLOCK, tarfile.FIFOTYPE: FileType.FIFO,
+    tarfile.GNUTYPE_SPARSE: FileType.REG,
+}
+
+
+def index_layer(path: Path, index: int, *, label: str, limits: Limits = DEFAULT_LIMITS
+                ) -> LayerIndex:
+    """Read a layer tar's headers (not its contents) into a LayerIndex.
+
+    Hostile entries (`..` escapes, absolute names, over-long paths) are skipped and noted; a
+    tar that ends early keeps what was read and notes the truncation.
+    """
+    result = LayerIndex(index, path)
+    try:
+        tar = tarfile.open(path, mode="r:")
+    except tarfile.TarError as exc:
+        raise ArtifactError(f"not a tar archive: {exc}", source=label) from exc
+    count = 0
+    with tar:
+        try:
+            for member in tar:
+                count += 1
+                if count > limits.max_entries_per_layer:
+                    raise LimitExceeded(
+                        f"more than {limits.max_entries_per_layer} entries", source=label)
+                _add_member(result, member, label, limits)
+                tar.members.clear()  # the index keeps what it needs; tarfile need not
+        except tarfile.TarError as exc:
+            result.skipped.append(Skipped(label, f"layer tar is truncated or corrupt after "
+                                                 f"{count} entries: {exc}", "layer"))
+    return result
+
+
+def _add_member(result: LayerIndex, member: tarfile.TarInfo, label: str, limits: Limits) -> None:
+    name = member.name
+    if name.startswith("/"):
+        result.skipped.append(Skipped(name, "absolute path in layer tar: entry ignored", label))
+        return
+    path = normalize_path(name)
+    if path is None:
+        result.skipped.append(Skipped(name, "entry climbs out of the root with '..': ignored",
+                                      label))
+        return
+    if len(path) > limits.max_path_length:
+        result.skipped.append(Skipped(path[:200] + "…", "path too long: ignored", label))
+        return
+    if path == "/":
+        return
+    base = path.rsplit("/", 1)[1]
+    if base.startswith(WHITEOUT_PREFIX):
+        parent = path.rsplit("/", 1)[0] or "/"
+        if base == OPAQUE_MARKER:
+            result.opaque.append(parent)
+        elif not base.startswith(".wh..wh."):
+            result.whiteouts.append((parent.rstrip("/") + "/" + base[len(WHITEOUT_PREFIX):]))
+        return
+    if member.islnk():
+        target = normalize_path(member.linkname)
+        if target is None or target not in result.offsets and target not in result.sparse:
+            result.skipped.append(Skipped(path, f"hard link to {member.linkname!r}, which this "
+                                                "layer does not hold: ignored", label))
+            return
+        source = result.entries[target]
+        result.entries[path] = FileEntry(path, FileType.REG, source.size, source.mode,
+                                         source.uid, source.gid, source.mtime, "", result.index)
+        if target in result.offsets:
+            result.offsets[path] = result.offsets[target]
+        else:
+            result.sparse[path] = result.sparse[target]
+        return
+    kind = _TAR_TYPES.get(member.type, FileType.OTHER)
+    entry = FileEntry(path, kind, member.size if kind is FileType.REG else 0,
+                      member.mode & 0o7777, member.uid, member.gid, float(member.mtime),
+                      member.linkname if kind is FileType.SYMLINK else "", result.index)
+    result.entries[path] = entry
+    if kind is FileType.REG:
+        if member.issparse():
+            result.sparse[path] = member
+        else:
+            result.offsets[path] = (member.offset_data, member.size)
+
+
+class SliceReader(io.RawIOBase):
+    """A read-only window on a file descriptor (pread: safe to share across threads)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self.fd = fd
+        self.start = offset
+        self.size = size
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self.size - self.pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self.fd, want, self.start + self.pos)
+        n = len(data)
+        buffer[:n] = data
+        self.pos += n
+        return n

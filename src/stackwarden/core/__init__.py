@@ -1,0 +1,1 @@
+"""Models, errors and configuration shared by every layer of StackWarden."""
