@@ -1,0 +1,5 @@
+"""`python -m stackwarden` runs the CLI."""
+
+from stackwarden.cli.main import main
+
+main()

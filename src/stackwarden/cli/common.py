@@ -1,0 +1,85 @@
+"""What every command shares: one-line errors with documented exit codes, safe output files."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from stackwarden.core.errors import ReportError, StackWardenError, UsageError
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+stderr = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print `error: message` on stderr and return the Exit to raise."""
+    stderr.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn StackWardenError into one line on stderr and exit 2 (usage) or 3 (scan error)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            raise fail(_escape(str(exc)), EXIT_USAGE) from None
+        except StackWardenError as exc:
+            raise fail(_escape(str(exc)), EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def write_output(data: bytes, path: Path | None) -> None:
+    """Write to stdout, or atomically to `path` (nothing partial is left on failure)."""
+    if path is None or str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = -1, ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise ReportError(f"cannot write the report: {exc.strerror}", source=str(path)) from exc
+
+
+@contextmanager
+def progress_status(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A spinner on stderr showing the current step (only when stderr is a terminal)."""
+    if not enabled or not stderr.is_terminal:
+        yield None
+        return
+    with stderr.status("starting…") as status:
+        def update(message: str, done: int, total: int) -> None:
+            status.update(f"{message} ({done + 1}/{total})" if total else message)
+
+        yield update

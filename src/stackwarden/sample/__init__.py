@@ -1,0 +1,1 @@
+"""The bundled sample image `make demo` builds from real, downloaded packages."""
