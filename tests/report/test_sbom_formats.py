@@ -89,3 +89,25 @@ def test_table_escapes_markup(sbom: SBOM) -> None:
     text = render_sbom(sbom, "table").decode()
     assert "<script>alert(1)</script>" in text
     assert "3 packages (3 deb)" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("GPL-2+", "GPL-2.0-or-later"), ("GPL-2", "GPL-2.0-only"), ("Expat", "MIT"),
+     ("LGPL-2.1+", "LGPL-2.1-or-later"), ("MIT OR Apache-2.0", "MIT OR Apache-2.0"),
+     ("BSD-3-clause", "BSD-3-Clause"), ("Apache 2.0", "Apache-2.0"), ("GPL-3.0+",
+     "GPL-3.0-or-later"), ("GPL-2+ or Artistic", "GPL-2.0-or-later OR Artistic-1.0-Perl"),
+     ("some weird (text)", None), ("public-domain", None), ("", None)],
+)
+def test_license_strings_become_spdx(text: str, expected: str | None) -> None:
+    from stackwarden.core.licenses import to_spdx
+
+    assert to_spdx(text) == expected
+
+
+def test_spdx_output_uses_spdx_ids_and_license_refs(sbom: SBOM) -> None:
+    doc = json.loads(render_sbom(sbom, "spdx"))
+    declared = {p["name"]: p["licenseDeclared"] for p in doc["packages"]}
+    assert declared["bash"] == "GPL-3.0-or-later"
+    assert declared["libc6"].startswith("LGPL-2.1-or-later AND LicenseRef-some-weird-text")
+    assert [e["extractedText"] for e in doc["hasExtractedLicensingInfos"]] == ["some weird (text)"]

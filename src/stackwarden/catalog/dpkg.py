@@ -18,7 +18,7 @@ INFO_DIR = "/var/lib/dpkg/info"
 PRESENT_STATES = frozenset({"installed", "half-configured", "unpacked", "half-installed",
                             "triggers-awaited", "triggers-pending"})
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?\s*$")
-_LICENSE_FIELD = re.compile(r"^License:\s*(?P<license>\S+)", re.MULTILINE)
+_LICENSE_FIELD = re.compile(r"^License:[ \t]*(?P<license>\S[^\n]*?)[ \t]*$", re.MULTILINE)
 _COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/(?P<license>[0-9A-Za-z_.+\-]+)")
 COPYRIGHT_LIMIT = 4 * 1024 * 1024
 

@@ -12,12 +12,10 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from stackwarden import __version__
+from stackwarden.core.licenses import to_spdx
 from stackwarden.core.models import SBOM, Package
 
-try:
-    from cyclonedx.contrib.license.factories import LicenseFactory
-except ImportError:  # cyclonedx-python-lib < 11
-    from cyclonedx.factory.license import LicenseFactory
+from cyclonedx.contrib.license.factories import LicenseFactory
 
 _LICENSES = LicenseFactory()
 
@@ -50,7 +48,8 @@ def _component(pkg: Package, layer_index: dict[str, int]) -> Component:
         purl=purl,
         cpe=pkg.cpes[0] if pkg.cpes else None,
         bom_ref=f"pkg:{pkg.id}",
-        licenses=[_LICENSES.make_from_string(text) for text in pkg.licenses if text],
+        licenses=[_LICENSES.make_from_string(to_spdx(text) or text) for text in pkg.licenses
+                  if text],
         properties=props,
     )
 

@@ -27,6 +27,7 @@ from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
 from stackwarden import __version__
 from stackwarden.core.errors import ReportError
+from stackwarden.core.licenses import to_spdx
 from stackwarden.core.models import SBOM
 from stackwarden.core.models import Package as SwPackage
 
@@ -52,8 +53,9 @@ class _Licenses:
             text = text.strip()
             if not text:
                 continue
-            if not spdx_licensing.validate(text).errors:
-                parts.append(f"({text})" if " " in text else text)
+            spdx = to_spdx(text)
+            if spdx:
+                parts.append(f"({spdx})" if " " in spdx else spdx)
                 continue
             ref = "LicenseRef-" + (_ID_UNSAFE.sub("-", text).strip("-")[:60] or "unknown") \
                 + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
