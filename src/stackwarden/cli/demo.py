@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stackwarden.catalog.sbom import generate_sbom
 from stackwarden.cli.common import handle_errors, progress_status, stderr, write_output
-from stackwarden.report import render_sbom
-from stackwarden.sample.image import build_sample_image
 
 
 @handle_errors
@@ -23,6 +20,10 @@ def demo(
 
     The image is assembled from real packages: Debian .debs fetched with apt-get, Python wheels fetched with pip and npm tarballs from the npm registry (downloads are cached). It is then inventoried exactly as `stackwarden sbom oci-dir:DIR` would.
     """  # noqa: E501
+    from stackwarden.catalog.sbom import generate_sbom
+    from stackwarden.report import render_sbom
+    from stackwarden.sample.image import build_sample_image
+
     with progress_status(True) as progress:
         if progress:
             progress("building the sample image", 0, 0)

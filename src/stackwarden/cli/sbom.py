@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from stackwarden.artifact.targets import TargetOptions
-from stackwarden.catalog.sbom import generate_sbom
 from stackwarden.cli.common import handle_errors, progress_status, stderr, write_output
 from stackwarden.core.errors import UsageError
-from stackwarden.report import SBOM_FORMAT_NAMES, render_sbom
+from stackwarden.report import SBOM_FORMAT_NAMES
 
 TARGET_HELP = """What to inventory, with a scheme prefix or auto-detected:
 
@@ -51,6 +49,13 @@ def sbom(
 
     Examples: stackwarden sbom dir:. ; stackwarden sbom oci-dir:./image --format cyclonedx -o sbom.cdx.json ; stackwarden sbom registry:localhost:5000/app:1.0 --platform linux/arm64
     """  # noqa: E501
+    from stackwarden.artifact.targets import TargetOptions
+    from stackwarden.catalog.sbom import generate_sbom
+    from stackwarden.report import render_sbom
+
+    if output_format not in SBOM_FORMAT_NAMES:
+        raise UsageError(f"unknown format {output_format!r} (choose from "
+                         f"{', '.join(SBOM_FORMAT_NAMES)})", source="--format")
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING
 
 from stackwarden.core.errors import UsageError
-from stackwarden.core.models import SBOM
 
-SbomRenderer = Callable[[SBOM], bytes]
+if TYPE_CHECKING:
+    from stackwarden.core.models import SBOM
 
-
-def sbom_formats() -> dict[str, SbomRenderer]:
-    """Every SBOM output format by name (imported lazily: each pulls in its own library)."""
-    from stackwarden.report import cyclonedx, json_report, spdx, table
-
-    return {
-        "table": table.render_sbom,
-        "json": json_report.render_sbom,
-        "cyclonedx": cyclonedx.render_sbom,
-        "spdx": spdx.render_sbom,
-    }
-
-
-SBOM_FORMAT_NAMES = ("table", "json", "cyclonedx", "spdx")
+# format name -> module; modules load only when used (each pulls in its own library).
+SBOM_FORMATS = {
+    "table": "stackwarden.report.table",
+    "json": "stackwarden.report.json_report",
+    "cyclonedx": "stackwarden.report.cyclonedx",
+    "spdx": "stackwarden.report.spdx",
+}
+SBOM_FORMAT_NAMES = tuple(SBOM_FORMATS)
 
 
 def render_sbom(sbom: SBOM, fmt: str) -> bytes:
     """Render an SBOM in the named format."""
-    renderer = sbom_formats().get(fmt)
-    if renderer is None:
+    module = SBOM_FORMATS.get(fmt)
+    if module is None:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(SBOM_FORMAT_NAMES)})",
                          source="--format")
-    return renderer(sbom)
+    return importlib.import_module(module).render_sbom(sbom)  # type: ignore[no-any-return]
