@@ -1,0 +1,1 @@
+"""The vulnerability database: advisory sources, the SQLite store, version schemes, matching."""
