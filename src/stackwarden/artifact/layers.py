@@ -108,6 +108,13 @@ def materialize_layer(source: BinaryIO, dest: Path, *, digest: str | None, diff_
                     chunk = stream.read(CHUNK)
                 except (EOFError, OSError, zlib.error, lzma.LZMAError,
                         zstandard.ZstdError) as exc:
+                    # A tampered blob usually breaks its compression first: say what it is.
+                    while counted.read(CHUNK):
+                        pass
+                    got = f"{algorithm}:{blob_hash.hexdigest()}"
+                    if digest and got != digest:
+                        raise DigestMismatch(f"blob hashes to {got}, descriptor says {digest}",
+                                             source=label) from exc
                     raise ArtifactError(f"corrupt or truncated {compression} stream: {exc}",
                                         source=label) from exc
                 if not chunk:
