@@ -148,7 +148,7 @@ def generated_specs(count: int = 30, seed: int = 20241129) -> dict[str, str]:
                 + (f"Vendor: Vendor {number % 3}\n" if rng.random() < 0.5 else "")
                 + arch_line + "%description\nGenerated.\n")
         if sub:
-            spec += f"%package extra\nSummary: extra\nLicense: MIT\n%description extra\nExtra.\n"
+            spec += "%package extra\nSummary: extra\nLicense: MIT\n%description extra\nExtra.\n"
         spec += "%install\n" + "\n".join(install) + "\n%files\n" + "\n".join(files) + "\n"
         if sub:
             spec += "%files extra\n"

@@ -14,8 +14,7 @@ from stackwarden.catalog.engine import catalog_artifact
 from stackwarden.catalog.rpm import RpmDBCataloger
 from stackwarden.catalog.rpm.cataloger import database_format
 from stackwarden.core.models import SBOM
-from tests.catalog.rpm.builders import (ORACLE_BACKEND, BuiltDatabases, centos_databases,
-                                        rpm_query)
+from tests.catalog.rpm.builders import ORACLE_BACKEND, BuiltDatabases, centos_databases, rpm_query
 from tests.helpers.env import unavailable
 from tests.helpers.syft import agreement, syft_json
 
@@ -124,4 +123,5 @@ def test_real_centos_databases_agree_with_syft(centos_tree: Path) -> None:
                 (art["type"], art["name"], art["version"]))
     for root in sorted(centos_tree.iterdir()):
         ours = identities(inventory(root))
-        assert agreement(ours, theirs[root.name]) == 1.0, (root.name, sorted(ours ^ theirs[root.name]))
+        difference = sorted(ours ^ theirs[root.name])
+        assert agreement(ours, theirs[root.name]) == 1.0, (root.name, difference)

@@ -121,7 +121,8 @@ def real_blob(rpm_dbs: BuiltDatabases) -> bytes:
     return max(blobs, key=lambda row: len(row[1]) if len(row[1]) < 8000 else 0)[1]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_real_headers_fail_only_with_header_errors(real_blob: bytes,
                                                            data: st.DataObject) -> None:

@@ -74,7 +74,7 @@ class BerkeleyHash:
 
     def bucket_page(self, bucket: int) -> int:
         """The first page of a bucket (libdb's BS_TO_PAGE: bucket + spares[ceil(log2(b+1))])."""
-        return bucket + self.spares[bucket.bit_length()]
+        return bucket + int(self.spares[bucket.bit_length()])
 
     def items(self) -> Iterator[tuple[bytes | str, bytes | str]]:
         """Every (key, value) pair; a part that cannot be read is a string saying why."""

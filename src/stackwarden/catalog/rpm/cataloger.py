@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator
 
 from stackwarden.artifact.base import FileEntry
-from stackwarden.catalog.base import Cataloger, CatalogContext, FilePatterns, purl
+from stackwarden.catalog.base import CatalogContext, Cataloger, FilePatterns, purl
 from stackwarden.catalog.rpm.bdb import HASH_MAGIC, read_bdb
 from stackwarden.catalog.rpm.header import HeaderError, PackageHeader, parse_package
 from stackwarden.catalog.rpm.ndb import read_ndb
@@ -107,11 +108,13 @@ class RpmDBCataloger(Cataloger):
                 found = self._package(entry, ctx, kind, record)
                 if found is not None:
                     packages.append(found)
-        except DatabaseError as exc:
+        except (DatabaseError, struct.error) as exc:
+            reason = (exc.message if isinstance(exc, DatabaseError)
+                      else f"truncated structure: {exc}")
             if not packages:
-                raise
+                raise DatabaseError(reason, source=entry.path) from exc
             # A structure broken half-way: keep what was read, say what was not.
-            ctx.skip(entry.path, f"{kind} database partly read: {exc.message}", self.name)
+            ctx.skip(entry.path, f"{kind} database partly read: {reason}", self.name)
         return packages
 
     def _package(self, entry: FileEntry, ctx: CatalogContext, kind: str,
@@ -122,8 +125,9 @@ class RpmDBCataloger(Cataloger):
             return None
         try:
             head = parse_package(record.blob, with_files=not ctx.identity_only)
-        except HeaderError as exc:
-            ctx.skip(entry.path, f"{label}: bad header: {exc.message}", self.name)
+        except (HeaderError, struct.error) as exc:
+            reason = exc.message if isinstance(exc, HeaderError) else str(exc)
+            ctx.skip(entry.path, f"{label}: bad header: {reason}", self.name)
             return None
         if head.name in PSEUDO_PACKAGES:
             return None

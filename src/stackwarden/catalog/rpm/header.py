@@ -122,7 +122,7 @@ class Header:
         values = self.strings(tag)
         return values[0] if values else None
 
-    def ints(self, tag: int) -> list[int]:
+    def integers(self, tag: int) -> list[int]:
         """An integer-typed tag's values."""
         entry = self.entries.get(tag)
         if entry is None:
@@ -133,9 +133,9 @@ class Header:
         return list(struct.unpack_from(f">{entry.count}{fmt}", self._blob,
                                        self._base + entry.offset))
 
-    def int(self, tag: int) -> int | None:
+    def integer(self, tag: int) -> int | None:
         """A single-integer tag's value, or None when absent or empty."""
-        values = self.ints(tag)
+        values = self.integers(tag)
         return values[0] if values else None
 
 
@@ -163,14 +163,14 @@ def parse_package(blob: bytes, *, with_files: bool = True) -> PackageHeader:
     version = header.string(TAG_VERSION) or ""
     if not name or not version:
         raise HeaderError("header has no NAME or no VERSION")
-    size = header.int(TAG_LONGSIZE)
+    size = header.integer(TAG_LONGSIZE)
     if size is None:
-        size = header.int(TAG_SIZE)
+        size = header.integer(TAG_SIZE)
     return PackageHeader(
         name=name,
         version=version,
         release=header.string(TAG_RELEASE) or "",
-        epoch=header.int(TAG_EPOCH),
+        epoch=header.integer(TAG_EPOCH),
         arch=header.string(TAG_ARCH) or "",
         sourcerpm=header.string(TAG_SOURCERPM) or "",
         license=header.string(TAG_LICENSE) or "",
@@ -187,7 +187,7 @@ def owned_files(header: Header) -> tuple[str, ...]:
         return tuple(header.strings(TAG_OLDFILENAMES))
     basenames = header.strings(TAG_BASENAMES)
     dirnames = header.strings(TAG_DIRNAMES)
-    indexes = header.ints(TAG_DIRINDEXES)
+    indexes = header.integers(TAG_DIRINDEXES)
     if len(indexes) != len(basenames):
         raise HeaderError(f"{len(basenames)} BASENAMES but {len(indexes)} DIRINDEXES")
     if len(basenames) > MAX_FILES:
