@@ -55,10 +55,11 @@ def _connect(data: bytes, wal: bytes | None) -> Iterator[sqlite3.Connection]:
                 conn = sqlite3.connect(":memory:")
                 # Bytes 18-19 say "WAL mode" in rpm's databases; an in-memory copy cannot use
                 # a log, so mark it as a rollback-journal database (its content is identical).
-                image = bytearray(data)
-                if len(image) >= 20 and image[18:20] == b"\x02\x02":
+                image: bytes | bytearray = data
+                if data[18:20] == b"\x02\x02":
+                    image = bytearray(data)
                     image[18:20] = b"\x01\x01"
-                conn.deserialize(bytes(image))
+                conn.deserialize(image)
             stack.callback(conn.close)
             steps = [0]
 
