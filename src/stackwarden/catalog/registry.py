@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from stackwarden.catalog.apk import ApkCataloger
 from stackwarden.catalog.base import Cataloger
 from stackwarden.catalog.dpkg import DpkgCataloger
+from stackwarden.catalog.rpm import RpmDBCataloger
 from stackwarden.core.errors import UsageError
 
 # Adding an ecosystem: one module, plus one line here.
 CATALOGERS: tuple[type[Cataloger], ...] = (
     DpkgCataloger,
     ApkCataloger,
+    RpmDBCataloger,
 )
 
 IMAGE_KINDS = frozenset({"oci-dir", "oci-archive", "docker-archive", "registry", "rootfs"})
