@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from stackwarden import __version__
+from stackwarden.cli import db
 from stackwarden.cli.demo import demo
+from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app = typer.Typer(
 )
 app.command("sbom")(sbom)
 app.command("demo")(demo)
+app.command("scan")(scan)
+app.add_typer(db.app, name="db")
 
 
 @app.command("version")

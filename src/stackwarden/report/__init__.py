@@ -9,6 +9,7 @@ from stackwarden.core.errors import UsageError
 
 if TYPE_CHECKING:
     from stackwarden.core.models import SBOM
+    from stackwarden.scan import ScanResult
 
 # format name -> module; modules load only when used (each pulls in its own library).
 SBOM_FORMATS = {
@@ -18,6 +19,11 @@ SBOM_FORMATS = {
     "spdx": "stackwarden.report.spdx",
 }
 SBOM_FORMAT_NAMES = tuple(SBOM_FORMATS)
+SCAN_FORMATS = {
+    "table": "stackwarden.report.table",
+    "json": "stackwarden.report.json_report",
+}
+SCAN_FORMAT_NAMES = tuple(SCAN_FORMATS)
 
 
 def render_sbom(sbom: SBOM, fmt: str) -> bytes:
@@ -27,3 +33,13 @@ def render_sbom(sbom: SBOM, fmt: str) -> bytes:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(SBOM_FORMAT_NAMES)})",
                          source="--format")
     return importlib.import_module(module).render_sbom(sbom)  # type: ignore[no-any-return]
+
+
+
+def render_scan(result: ScanResult, fmt: str) -> bytes:
+    """Render a scan result in the named format."""
+    module = SCAN_FORMATS.get(fmt)
+    if module is None:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(SCAN_FORMAT_NAMES)})",
+                         source="--format")
+    return importlib.import_module(module).render_scan(result)  # type: ignore[no-any-return]

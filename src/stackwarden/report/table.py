@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from stackwarden.core.findings import Finding, Severity
 from stackwarden.core.models import SBOM
+from stackwarden.report.findings_dict import severity_counts
+
+if TYPE_CHECKING:
+    from stackwarden.scan import ScanResult
+
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red",
+                  Severity.MEDIUM: "yellow", Severity.LOW: "cyan",
+                  Severity.NEGLIGIBLE: "dim", Severity.UNKNOWN: "dim"}
 
 
 def render_sbom(sbom: SBOM, *, color: bool = False, width: int = 120) -> bytes:
@@ -45,4 +55,52 @@ def render_sbom(sbom: SBOM, *, color: bool = False, width: int = 120) -> bytes:
             console.print(f"  {skip.path}: {skip.reason}", markup=False)
         if len(sbom.skipped) > 20:
             console.print(f"  … and {len(sbom.skipped) - 20} more (see --format json)")
+    return out.getvalue().encode()
+
+
+def _findings_table(findings: list[Finding], layer_index: dict[str, int]) -> Table:
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("SEVERITY", "ID", "PACKAGE", "INSTALLED", "FIXED IN", "LAYER", "TITLE"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        flags = " KEV" if f.in_kev else ""
+        if f.epss:
+            flags += f" EPSS {f.epss[0]:.2f}"
+        layer = str(layer_index[f.location.layer]) if f.location.layer in layer_index else ""
+        table.add_row(Text(str(f.severity).upper(), style=SEVERITY_STYLE[f.severity]),
+                      Text(f.id + flags), Text(f.package.name if f.package else f.location.path),
+                      Text(f.package.version if f.package else ""),
+                      Text(", ".join(f.fixed_versions) or ("-" if f.package else "")),
+                      Text(layer), Text(f.title))
+    return table
+
+
+def render_scan(result: ScanResult, *, color: bool = False, width: int = 140) -> bytes:
+    """A summary by severity, the findings, then what was suppressed or skipped, and why."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=color, width=width, highlight=False,
+                      color_system="auto" if color else None)
+    art = result.sbom.artifact
+    console.print(Text(result.target, style="bold"), Text(f" ({art.kind})"))
+    if result.sbom.os:
+        console.print(Text(f"OS: {result.sbom.os.pretty_name or result.sbom.os.id}"))
+    counts = severity_counts(result.findings)
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    console.print(Text(f"{len(result.sbom.packages)} packages, {len(result.findings)} findings "
+                       f"({summary}); {len(result.suppressed)} suppressed, "
+                       f"{len(result.skipped)} skipped"))
+    layer_index = {layer.diff_id: layer.index for layer in art.layers}
+    if result.findings:
+        console.print(_findings_table(result.findings, layer_index))
+    if result.suppressed:
+        reasons = Counter(s.reason for s in result.suppressed)
+        console.print(Text(f"\n{len(result.suppressed)} suppressed:", style="yellow"))
+        for reason, n in reasons.most_common(10):
+            console.print(Text(f"  {n} × {reason}"))
+    if result.skipped:
+        console.print(Text(f"\n{len(result.skipped)} skipped (not analysed):", style="yellow"))
+        for skip in result.skipped[:10]:
+            console.print(Text(f"  {skip.path}: {skip.reason}"))
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
     return out.getvalue().encode()
