@@ -1,0 +1,1 @@
+"""Detectors read file contents and yield findings: secrets, malware, misconfigurations, licenses."""
