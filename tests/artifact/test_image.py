@@ -81,3 +81,16 @@ def test_bare_paths_are_detected(tmp_path: Path) -> None:
         assert art.info.repo_tags == ("sample:latest",)
     with open_target(str(tmp_path)) as art:
         assert art.info.kind == "dir"
+
+
+def test_archive_layers_read_in_parallel_do_not_interleave(tmp_path: Path) -> None:
+    # Layers of one archive are decompressed by two threads at once; a shared tar handle
+    # once made them read each other's bytes (a DigestMismatch now and then).
+    import os
+
+    layers = [layer_tar([LayerFile(f"data/{i}.bin", os.urandom(8 * 1024 * 1024))])
+              for i in range(8)]
+    write_docker_archive(tmp_path / "many.tar", ImageSpec(layers))
+    for _ in range(3):
+        with open_target(f"docker-archive:{tmp_path / 'many.tar'}") as art:
+            assert len(art.info.layers) == 8

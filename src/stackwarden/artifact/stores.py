@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tarfile
@@ -14,7 +15,7 @@ from typing import BinaryIO
 
 from stackwarden.artifact.base import normalize_path
 from stackwarden.artifact.image import Descriptor
-from stackwarden.artifact.layers import materialize_layer, new_hasher
+from stackwarden.artifact.layers import SliceReader, materialize_layer, new_hasher
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError, DigestMismatch, LimitExceeded
 
@@ -123,6 +124,7 @@ class TarStore(FileStore):
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 raise
         try:
+            self._fd = os.open(path, os.O_RDONLY)
             self._tar = tarfile.open(path, mode="r:")
             self._members: dict[str, tarfile.TarInfo] = {}
             for member in self._tar:
@@ -149,10 +151,17 @@ class TarStore(FileStore):
         return member
 
     def open(self, name: str) -> AbstractContextManager[BinaryIO]:
-        handle = self._tar.extractfile(self._member(name))
-        if handle is None:
-            raise ArtifactError("not a regular file", source=f"{self.label}:{name}")
-        return nullcontext(handle)  # type: ignore[arg-type]
+        member = self._member(name)
+        if member.issparse():
+            handle = self._tar.extractfile(member)
+            if handle is None:
+                raise ArtifactError("not a regular file", source=f"{self.label}:{name}")
+            return nullcontext(handle)  # type: ignore[arg-type]
+        # pread-based windows: layers are read by two threads at once, and a shared
+        # tarfile handle (seek + read) would interleave their reads.
+        reader = io.BufferedReader(SliceReader(self._fd, member.offset_data, member.size),
+                                   buffer_size=1 << 20)
+        return nullcontext(reader)  # type: ignore[arg-type]
 
     def exists(self, name: str) -> bool:
         try:
@@ -165,6 +174,11 @@ class TarStore(FileStore):
         tar = getattr(self, "_tar", None)
         if tar is not None:
             tar.close()
+            self._tar = None
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._fd = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
