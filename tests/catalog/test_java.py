@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from stackwarden.artifact import open_target
-from stackwarden.artifact.build import ImageSpec, layer_from_dir, write_oci_layout
+from stackwarden.artifact.build import (
+    ImageSpec,
+    LayerFile,
+    layer_from_dir,
+    layer_tar,
+    write_oci_layout,
+)
 from stackwarden.artifact.directory import DirectoryArtifact
 from stackwarden.catalog.base import CatalogContext
 from stackwarden.catalog.engine import catalog_artifact
@@ -23,7 +29,7 @@ from stackwarden.catalog.java.manifest import (
 from stackwarden.catalog.java.maven import parse_pom_properties, pom_licenses
 from stackwarden.core.models import Package
 from tests.helpers.deb_root import unpacked_debs
-from tests.helpers.java_archives import build_archives, catalog, identities
+from tests.helpers.java_archives import build_archives, catalog, identities, manifest, zip_bytes
 from tests.helpers.syft import agreement, syft_packages
 
 JAVA_DEBS = (
@@ -238,3 +244,21 @@ def test_layered_image_attributes_each_archive_to_its_layer(
         in_app = all(loc.path.startswith("/opt/app/") for loc in pkg.locations)
         expected = layers[1] if in_app else layers[0]
         assert pkg.layer == expected, pkg
+
+
+def test_a_rebuilt_war_keeps_unchanged_libraries_in_their_first_layer(tmp_path: Path) -> None:
+    def war(*libs: tuple[str, str]) -> bytes:
+        return zip_bytes({"META-INF/MANIFEST.MF": manifest(), **{
+            f"WEB-INF/lib/{name}-{version}.jar": zip_bytes({"META-INF/MANIFEST.MF": manifest()})
+            for name, version in libs}})
+
+    old = war(("kept", "1.0"), ("bumped", "1.0"))
+    new = war(("kept", "1.0"), ("bumped", "2.0"))
+    spec = ImageSpec([layer_tar([LayerFile("srv/app-1.0.war", old)]),
+                      layer_tar([LayerFile("srv/app-1.0.war", new)])])
+    write_oci_layout(tmp_path / "layout", spec)
+    with open_target(f"oci-dir:{tmp_path / 'layout'}") as art:
+        sbom = catalog_artifact(art, [JavaArchiveCataloger()])
+        first, second = (layer.diff_id for layer in art.info.layers)
+    layers = {(p.name, p.version): p.layer for p in sbom.packages}
+    assert layers == {("app", "1.0"): first, ("kept", "1.0"): first, ("bumped", "2.0"): second}
