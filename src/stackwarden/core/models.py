@@ -19,6 +19,7 @@ class PackageType(StrEnum):
     GO = "go-module"
     RUST = "rust-crate"
     JAVA = "java-archive"
+    JENKINS_PLUGIN = "jenkins-plugin"
     GEM = "gem"
     COMPOSER = "php-composer"
     DOTNET = "dotnet"
@@ -41,6 +42,7 @@ _ECOSYSTEMS = {
     PackageType.GO: "Go",
     PackageType.RUST: "crates.io",
     PackageType.JAVA: "Maven",
+    PackageType.JENKINS_PLUGIN: "Maven",
     PackageType.GEM: "RubyGems",
     PackageType.COMPOSER: "Packagist",
     PackageType.DOTNET: "NuGet",
