@@ -6,8 +6,12 @@ from collections.abc import Sequence
 
 from stackwarden.catalog.apk import ApkCataloger
 from stackwarden.catalog.base import Cataloger
+from stackwarden.catalog.dotnet import DotnetDepsCataloger, DotnetPackagesLockCataloger
 from stackwarden.catalog.dpkg import DpkgCataloger
+from stackwarden.catalog.java import JavaArchiveCataloger
+from stackwarden.catalog.php import ComposerInstalledCataloger, ComposerLockCataloger
 from stackwarden.catalog.rpm import RpmDBCataloger
+from stackwarden.catalog.ruby import GemfileLockCataloger, GemspecCataloger
 from stackwarden.core.errors import UsageError
 
 # Adding an ecosystem: one module, plus one line here.
@@ -15,6 +19,13 @@ CATALOGERS: tuple[type[Cataloger], ...] = (
     DpkgCataloger,
     ApkCataloger,
     RpmDBCataloger,
+    JavaArchiveCataloger,
+    GemspecCataloger,
+    GemfileLockCataloger,
+    ComposerInstalledCataloger,
+    ComposerLockCataloger,
+    DotnetDepsCataloger,
+    DotnetPackagesLockCataloger,
 )
 
 IMAGE_KINDS = frozenset({"oci-dir", "oci-archive", "docker-archive", "registry", "rootfs"})
