@@ -129,3 +129,10 @@ def test_library_dirs_follow_the_loader() -> None:
     dirs = library_dirs("/opt/py/bin/python3.11", ["$ORIGIN/../lib", "/srv/lib"])
     assert dirs[:2] == ["/opt/py/lib", "/srv/lib"]
     assert "/usr/local/lib" in dirs and "/usr/lib/x86_64-linux-gnu" in dirs
+
+
+def test_name_table_index_out_of_range_is_a_problem_not_a_crash() -> None:
+    data = _patch(BASE, 62, "<H", 999)  # e_shstrndx
+    elf = ElfFile(io.BytesIO(data), len(data), "x")
+    assert all(s.name == "" for s in elf.sections)
+    assert "section name table index 999" in elf.problems[0]

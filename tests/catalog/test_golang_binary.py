@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from stackwarden.artifact import open_target
+from stackwarden.artifact.build import ImageSpec, LayerFile, layer_tar, write_oci_layout
 from stackwarden.artifact.directory import DirectoryArtifact
 from stackwarden.catalog.base import CatalogContext
 from stackwarden.catalog.elf import ElfFile, open_elf
@@ -293,3 +295,19 @@ def test_non_executables_and_scripts_are_ignored(tmp_path: Path) -> None:
     os.chmod(tmp_path / "run.sh", 0o755)
     sbom = catalog_artifact(DirectoryArtifact(tmp_path), [GoModuleBinaryCataloger()])
     assert sbom.packages == () and sbom.skipped == ()
+
+
+def test_layered_image_attributes_each_module_to_its_layer(tmp_path: Path) -> None:
+    """An image whose second layer replaces the binary: unchanged modules keep layer 0."""
+    bins = go_binaries() / "bin"
+    layers = [layer_tar([LayerFile("/usr/local/bin/app", (bins / name).read_bytes(), 0o755)])
+              for name in ("app-ldflags", "app-vcs")]
+    write_oci_layout(tmp_path / "layout", ImageSpec(layers=layers))
+    with open_target(f"oci-dir:{tmp_path / 'layout'}") as artifact:
+        sbom = catalog_artifact(artifact, [GoModuleBinaryCataloger()])
+        diff_ids = [layer.diff_id for layer in artifact.info.layers]
+    found = {(p.name, p.version): p.layer for p in sbom.packages}
+    assert found[("stdlib", "go1.19.8")] == diff_ids[0]
+    assert found[("example.com/ansi", "v1.0.0")] == diff_ids[0]
+    app = [(v, layer) for (n, v), layer in found.items() if n == "github.com/acme/app"]
+    assert len(app) == 1 and app[0][0].startswith("v0.0.0-2024") and app[0][1] == diff_ids[1]

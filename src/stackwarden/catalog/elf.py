@@ -167,7 +167,9 @@ class ElfFile:
         raw = self.read(shoff, want * shnum)
         headers = [self._unpack_section(raw[i * want:(i + 1) * want]) for i in range(shnum)]
         names = b""
-        if 0 < shstrndx < shnum:
+        if shstrndx >= shnum:
+            self.problems.append(f"section name table index {shstrndx} is out of range")
+        elif shstrndx:
             table = headers[shstrndx]
             t_offset, t_size = table[4], table[5]
             if t_size > MAX_NAME_TABLE or t_offset + t_size > self.size:

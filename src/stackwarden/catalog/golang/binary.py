@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from stackwarden.artifact.base import FileEntry
 from stackwarden.catalog.base import Cataloger, CatalogContext, FilePatterns
-from stackwarden.catalog.contents import first_matches
+from stackwarden.catalog.contents import first_anchored
 from stackwarden.catalog.elf import open_elf
 from stackwarden.catalog.golang.buildinfo import DEVEL, BuildInfo, Module, read_build_info
 from stackwarden.catalog.golang.package import (golang_purl, pseudo_version, split_go_version,
@@ -32,8 +32,8 @@ _LDFLAGS = (
 )
 # Syft's guess from the binary's bytes: a NUL-terminated semantic version after a NUL or a
 # non-UTF-8 byte (Go's regexp sees invalid UTF-8 as U+FFFD, approximated by any high byte).
-_CONTENTS = [re.compile(rb"(?:\x00|[\x80-\xff])(?:[^\n]L)?(?P<version>v?\d+\.\d+\.\d+[-\w]*"
-                        rb"[+\w]*)\x00", re.ASCII)]
+CONTENTS_VERSION = re.compile(rb"(?:\x00|[\x80-\xff])(?:[^\n]L)?(?P<version>v?\d+\.\d+\.\d+[-\w]*"
+                       rb"[+\w]*)\x00", re.ASCII)
 
 
 class GoModuleBinaryCataloger(Cataloger):
@@ -105,7 +105,7 @@ class GoModuleBinaryCataloger(Cataloger):
             if match:
                 return _v(match.group("version")), "ldflags"
         if entry.size <= ctx.limits.max_package_file_bytes:
-            hit = first_matches(handle, entry.size, [_CONTENTS])[0]
+            hit = first_anchored(handle, entry.size, CONTENTS_VERSION, b"0.0")
             if hit is not None:
                 return _v(hit.groups["version"]), "contents"
         revision, when = info.setting("vcs.revision"), info.setting("vcs.time")
