@@ -6,7 +6,7 @@ import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from packageurl import PackageURL
 
@@ -53,6 +53,10 @@ class CatalogContext:
     def text(self, entry: FileEntry | str, limit: int | None = None) -> str:
         """Read a package file as UTF-8 text (undecodable bytes replaced)."""
         return self.read(entry, limit).decode("utf-8", "replace")
+
+    def open(self, entry: FileEntry) -> BinaryIO:
+        """Open a file entry for seek-and-read access (big binaries are read in windows)."""
+        return self.artifact.open(entry.path, layer=entry.layer)
 
     def sibling(self, entry: FileEntry, name: str) -> FileEntry | None:
         """The regular file `name` next to `entry` (following symlinks), if there is one."""
