@@ -18,7 +18,6 @@ from stackwarden.catalog.python.common import canonical_name, pypi_purl
 from stackwarden.catalog.python.installed import wanted
 from stackwarden.catalog.python.parse_metadata import declared_licenses, header_block, parse_headers
 from stackwarden.core.models import SBOM
-from tests.helpers.env import unavailable
 from tests.helpers.installed import python_venv, site_packages
 from tests.helpers.syft import agreement, syft_packages
 
@@ -217,7 +216,8 @@ def test_real_virtualenv_matches_pip_and_syft() -> None:
 def test_system_dist_packages_agree_with_syft(tree: str) -> None:
     """Debian's own Python packages: egg-info directories, bare egg-info files and dist-info."""
     if not os.path.isdir(tree) or not any(Path(tree).glob("*-info")):
-        unavailable(f"{tree} holds no Python distributions on this machine")
+        # an extra check where the machine offers one; the suite does not need it
+        pytest.skip(f"{tree} holds no Python distributions on this machine")
     sbom = catalog(Path(tree))
     mine = canonical({("python", p.name, p.version) for p in sbom.packages})
     theirs = canonical(syft_packages(tree, catalogers="image", types={"python"}))
