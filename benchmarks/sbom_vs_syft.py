@@ -76,6 +76,14 @@ def count_packages(output: bytes, key: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def identity(pkg: dict[str, str]) -> tuple[str, str, str]:
+    """(type, name, version), Python names in PEP 503 form (Syft lower-cases them)."""
+    name = pkg["name"]
+    if pkg["type"] == "python":
+        name = re.sub(r"[-_.]+", "-", name).lower()
+    return pkg["type"], name, pkg["version"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -111,6 +119,12 @@ def main() -> None:
         counts = count_packages(outputs[name], "packages" if name == "stackwarden" else
                                 "artifacts")
         print(f"{name:<12} {wall:>14.2f} {rss:>13.0f}  {counts}")
+    ours = {identity(p) for p in json.loads(outputs["stackwarden"])["packages"]}
+    theirs = {identity(a) for a in json.loads(outputs["syft"])["artifacts"]}
+    print(f"unique (type, name, version): StackWarden {len(ours)}, Syft {len(theirs)}, both "
+          f"{len(ours & theirs)} ({len(ours & theirs) / max(1, len(ours | theirs)):.1%} of the "
+          f"union); only Syft: {sorted(theirs - ours)[:5]}; only StackWarden: "
+          f"{sorted(ours - theirs)[:5]}")
     ratio_time = medians["syft"][0] / medians["stackwarden"][0]
     ratio_mem = medians["stackwarden"][1] / medians["syft"][1]
     print(f"speed: StackWarden is {ratio_time:.2f}x Syft's speed "

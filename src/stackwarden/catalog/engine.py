@@ -107,25 +107,29 @@ def attribute_layers(artifact: Artifact, cataloger: Cataloger, entry: FileEntry,
 
 def merge_packages(packages: Iterable[Package], layer_order: dict[str | None, int]) -> list[Package]:
     """One package per (type, name, version, purl); locations and finders combined."""
-    merged: dict[tuple[str, str, str, str], Package] = {}
+    groups: dict[tuple[str, str, str, str], list[Package]] = defaultdict(list)
     for pkg in packages:
-        key = (pkg.type, pkg.name, pkg.version, pkg.purl)
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = pkg
+        groups[(pkg.type, pkg.name, pkg.version, pkg.purl)].append(pkg)
+    merged = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) == 1:
+            merged.append(first)
             continue
-        layer = min((seen.layer, pkg.layer), key=lambda d: layer_order.get(d, 1 << 30))
-        merged[key] = replace(
-            seen,
-            found_by=tuple(dict.fromkeys(seen.found_by + pkg.found_by)),
-            locations=tuple(sorted(set(seen.locations + pkg.locations))),
-            licenses=tuple(dict.fromkeys(seen.licenses + pkg.licenses)),
-            cpes=tuple(dict.fromkeys(seen.cpes + pkg.cpes)),
-            files=tuple(dict.fromkeys(seen.files + pkg.files)),
-            layer=layer,
-            metadata={**pkg.metadata, **seen.metadata},
-        )
-    return sorted(merged.values(), key=lambda p: (p.type, p.name, p.version, p.purl))
+        metadata: dict[str, object] = {}
+        for pkg in reversed(group):  # the first copy's metadata wins
+            metadata.update(pkg.metadata)
+        merged.append(replace(
+            first,
+            found_by=tuple(dict.fromkeys(f for p in group for f in p.found_by)),
+            locations=tuple(sorted({loc for p in group for loc in p.locations})),
+            licenses=tuple(dict.fromkeys(x for p in group for x in p.licenses)),
+            cpes=tuple(dict.fromkeys(x for p in group for x in p.cpes)),
+            files=tuple(dict.fromkeys(x for p in group for x in p.files)),
+            layer=min((p.layer for p in group), key=lambda d: layer_order.get(d, 1 << 30)),
+            metadata=metadata,
+        ))
+    return sorted(merged, key=lambda p: (p.type, p.name, p.version, p.purl))
 
 
 def drop_owned_binaries(packages: list[Package]) -> list[Package]:

@@ -6,12 +6,20 @@ from collections.abc import Sequence
 
 from stackwarden.catalog.apk import ApkCataloger
 from stackwarden.catalog.base import Cataloger
+from stackwarden.catalog.binary import BinaryClassifierCataloger
 from stackwarden.catalog.dotnet import DotnetDepsCataloger, DotnetPackagesLockCataloger
 from stackwarden.catalog.dpkg import DpkgCataloger
+from stackwarden.catalog.golang import GoModFileCataloger, GoModuleBinaryCataloger
 from stackwarden.catalog.java import JavaArchiveCataloger
+from stackwarden.catalog.javascript import (
+    JavaScriptDeclaredCataloger,
+    JavaScriptInstalledCataloger,
+)
 from stackwarden.catalog.php import ComposerInstalledCataloger, ComposerLockCataloger
+from stackwarden.catalog.python import PythonDeclaredCataloger, PythonInstalledCataloger
 from stackwarden.catalog.rpm import RpmDBCataloger
 from stackwarden.catalog.ruby import GemfileLockCataloger, GemspecCataloger
+from stackwarden.catalog.rust import CargoAuditableBinaryCataloger, RustCargoLockCataloger
 from stackwarden.core.errors import UsageError
 
 # Adding an ecosystem: one module, plus one line here.
@@ -19,6 +27,14 @@ CATALOGERS: tuple[type[Cataloger], ...] = (
     DpkgCataloger,
     ApkCataloger,
     RpmDBCataloger,
+    PythonInstalledCataloger,
+    PythonDeclaredCataloger,
+    JavaScriptInstalledCataloger,
+    JavaScriptDeclaredCataloger,
+    GoModFileCataloger,
+    GoModuleBinaryCataloger,
+    RustCargoLockCataloger,
+    CargoAuditableBinaryCataloger,
     JavaArchiveCataloger,
     GemspecCataloger,
     GemfileLockCataloger,
@@ -26,6 +42,7 @@ CATALOGERS: tuple[type[Cataloger], ...] = (
     ComposerLockCataloger,
     DotnetDepsCataloger,
     DotnetPackagesLockCataloger,
+    BinaryClassifierCataloger,
 )
 
 IMAGE_KINDS = frozenset({"oci-dir", "oci-archive", "docker-archive", "registry", "rootfs"})
