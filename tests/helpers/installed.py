@@ -119,3 +119,17 @@ def npm_ls_packages(root: Path) -> set[tuple[str, str, str]]:
                 found.add((rel + "/package.json", child["name"], child["version"]))
             stack.append(child)
     return found
+
+
+def pip_target(requirements: tuple[str, ...] | list[str]) -> Path:
+    """A directory `pip install --target`ed with exactly `requirements` (no dependencies,
+    source distributions allowed: old releases such as PyYAML 5.3 have no wheel for this
+    Python)."""
+    require_network("pypi.org")
+
+    def build(root: Path) -> None:
+        _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+              str(root / "site-packages"), *requirements], root, "pip install --target")
+
+    return cached_build("pip-target", [sys.version_info[:2], list(requirements)],
+                        build) / "site-packages"

@@ -17,7 +17,7 @@ from stackwarden.vulndb.names import (
 )
 from stackwarden.vulndb.requirements import satisfies
 from stackwarden.vulndb.store import AffectedRow, VulnDB
-from stackwarden.vulndb.versions import InvalidVersion, get_scheme, npm_satisfies
+from stackwarden.vulndb.versions import InvalidVersion, scheme_for
 
 _LANGUAGE = {PackageType.PYTHON: "PyPI", PackageType.NPM: "npm", PackageType.GO: "Go",
              PackageType.RUST: "crates.io", PackageType.JAVA: "Maven",
@@ -88,7 +88,7 @@ def query_for(pkg: Package, os_release: OSRelease | None) -> PackageQuery | str:
 
 def _in_range(version: str, rng: Range, ecosystem: str) -> tuple[bool, tuple[str, ...]]:
     """OSV's algorithm for one range: walk the sorted events, toggling on introduced/fixed."""
-    scheme = get_scheme("SemVer" if rng.type == "SEMVER" else ecosystem)
+    scheme = scheme_for("semver" if rng.type == "SEMVER" else ecosystem)
     key = scheme.parse(version)
     events = []
     for kind, value in rng.events:
@@ -129,13 +129,14 @@ def affected_by(row: AffectedRow, version: str, ecosystem: str) -> Hit | None:
                 fixed.extend(fix)
         elif rng.type == UNAFFECTED_REQUIREMENTS:
             style = "cargo" if ecosystem == "crates.io" else "gem"
-            compare = get_scheme(ecosystem).compare
+            compare = scheme_for(ecosystem).compare
             if not any(satisfies(version, req, style=style, compare=compare)
                        for req in rng.requirements):
                 hit = True
                 fixed.extend(r.strip() for r in rng.requirements)
         elif rng.type == AFFECTED_REQUIREMENTS:
-            if any(npm_satisfies(version, req) for req in rng.requirements):
+            npm = scheme_for("npm")
+            if any(npm.satisfies(version, req) for req in rng.requirements):  # type: ignore[attr-defined]
                 hit = True
     return Hit(row, tuple(dict.fromkeys(fixed))) if hit else None
 
