@@ -161,57 +161,42 @@ class VulnDB:
             self._affected_cache[key] = rows
         return rows
 
+    def _where_in(self, sql: str, keys: Iterable[str]) -> list[tuple[Any, ...]]:
+        """Run `sql` (ending in `IN ({marks})`) over `keys` in chunks SQLite accepts."""
+        wanted = sorted(set(keys))
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows += self._query(sql.format(marks=",".join("?" * len(part))), part)
+        return rows
+
     def vulnerabilities(self, ids: Iterable[str]) -> dict[str, VulnRecord]:
         """The records of some vulnerability ids (missing ids are left out)."""
-        wanted = sorted(set(ids))
-        found: dict[str, VulnRecord] = {}
-        for chunk in range(0, len(wanted), 500):
-            part = wanted[chunk:chunk + 500]
-            marks = ",".join("?" * len(part))
-            for r in self._query(
-                    "SELECT id, source, summary, details, published, modified, severity, "
-                    f"cvss, refs, aliases FROM vulnerabilities WHERE id IN ({marks})", part):
-                found[r[0]] = VulnRecord(r[0], r[1], r[2] or "", r[3] or "", r[4] or "",
-                                         r[5] or "", r[6] or "",
-                                         tuple(tuple(c) for c in json.loads(r[7])),
-                                         tuple(json.loads(r[8])), tuple(json.loads(r[9])))
-        return found
+        rows = self._where_in("SELECT id, source, summary, details, published, modified, "
+                              "severity, cvss, refs, aliases FROM vulnerabilities "
+                              "WHERE id IN ({marks})", ids)
+        return {r[0]: VulnRecord(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "",
+                                 r[6] or "", tuple(tuple(c) for c in json.loads(r[7])),
+                                 tuple(json.loads(r[8])), tuple(json.loads(r[9])))
+                for r in rows}
 
     def ids_for_aliases(self, aliases: Iterable[str]) -> dict[str, set[str]]:
         """For each alias (e.g. a CVE), the vulnerability ids that name it."""
-        wanted = sorted(set(aliases))
         found: dict[str, set[str]] = {}
-        for chunk in range(0, len(wanted), 500):
-            part = wanted[chunk:chunk + 500]
-            marks = ",".join("?" * len(part))
-            for alias, vid in self._query(
-                    f"SELECT alias, id FROM aliases WHERE alias IN ({marks})", part):
-                found.setdefault(alias, set()).add(vid)
+        for alias, vid in self._where_in(
+                "SELECT alias, id FROM aliases WHERE alias IN ({marks})", aliases):
+            found.setdefault(alias, set()).add(vid)
         return found
 
     def kev(self, cves: Iterable[str]) -> dict[str, tuple[str, str]]:
         """CVE -> (date added, due date) for the CVEs in CISA's KEV catalog."""
-        wanted = sorted(set(cves))
-        found = {}
-        for chunk in range(0, len(wanted), 500):
-            part = wanted[chunk:chunk + 500]
-            marks = ",".join("?" * len(part))
-            for cve, added, due in self._query(
-                    f"SELECT cve, date_added, due_date FROM kev WHERE cve IN ({marks})", part):
-                found[cve] = (added, due)
-        return found
+        return {cve: (added, due) for cve, added, due in self._where_in(
+            "SELECT cve, date_added, due_date FROM kev WHERE cve IN ({marks})", cves)}
 
     def epss(self, cves: Iterable[str]) -> dict[str, tuple[float, float]]:
         """CVE -> (probability, percentile) from FIRST EPSS."""
-        wanted = sorted(set(cves))
-        found = {}
-        for chunk in range(0, len(wanted), 500):
-            part = wanted[chunk:chunk + 500]
-            marks = ",".join("?" * len(part))
-            for cve, score, pct in self._query(
-                    f"SELECT cve, score, percentile FROM epss WHERE cve IN ({marks})", part):
-                found[cve] = (score, pct)
-        return found
+        return {cve: (score, pct) for cve, score, pct in self._where_in(
+            "SELECT cve, score, percentile FROM epss WHERE cve IN ({marks})", cves)}
 
     def sources(self) -> list[dict[str, Any]]:
         """The sources the database was built from, with counts and checksums."""

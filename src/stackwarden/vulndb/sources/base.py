@@ -32,3 +32,27 @@ class SourceReader(ABC):
     @abstractmethod
     def read(self, path: Path) -> Iterator[Advisory | BadRecord]:
         """Every advisory in `path`, or a BadRecord for each one that could not be read."""
+
+
+class FilePerRecordReader(SourceReader):
+    """A feed with one advisory per file: subclasses list the files and parse one."""
+
+    @abstractmethod
+    def files(self, path: Path) -> list[Path]:
+        """The record files under `path` (or `path` itself)."""
+
+    @abstractmethod
+    def parse(self, data: bytes, where: str) -> Advisory:
+        """One record; raise BadRecord when it cannot be used."""
+
+    def read(self, path: Path) -> Iterator[Advisory | BadRecord]:
+        for file in self.files(path):
+            try:
+                data = file.read_bytes()
+                if len(data) > MAX_RECORD_BYTES:
+                    raise BadRecord("over the record size limit", str(file))
+                yield self.parse(data, str(file))
+            except BadRecord as bad:
+                yield bad
+            except OSError as exc:
+                yield BadRecord(f"cannot read: {exc.strerror}", str(file))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,33 +9,23 @@ import yaml
 
 from stackwarden.vulndb.model import UNAFFECTED_REQUIREMENTS, Advisory, Affected, Range
 from stackwarden.vulndb.names import normalize_name
-from stackwarden.vulndb.sources.base import MAX_RECORD_BYTES, BadRecord, SourceReader
+from stackwarden.vulndb.sources.base import BadRecord, FilePerRecordReader
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class RubySecReader(SourceReader):
+class RubySecReader(FilePerRecordReader):
     """`gems/<gem>/*.yml`: affected unless a patched or unaffected requirement holds."""
 
     kind = "rubysec"
 
-    def read(self, path: Path) -> Iterator[Advisory | BadRecord]:
+    def files(self, path: Path) -> list[Path]:
         if path.is_file():
-            files = [path]
-        else:
-            gems = path / "gems" if (path / "gems").is_dir() else path
-            files = sorted(gems.rglob("*.yml"))
-        for file in files:
-            try:
-                yield self._parse(file)
-            except BadRecord as bad:
-                yield bad
+            return [path]
+        gems = path / "gems" if (path / "gems").is_dir() else path
+        return sorted(gems.rglob("*.yml"))
 
-    def _parse(self, file: Path) -> Advisory:
-        where = str(file)
-        data = file.read_bytes()
-        if len(data) > MAX_RECORD_BYTES:
-            raise BadRecord("over the record size limit", where)
+    def parse(self, data: bytes, where: str) -> Advisory:
         try:
             doc = yaml.load(data, Loader=_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 from stackwarden.vulndb.model import UNAFFECTED_REQUIREMENTS, Advisory, Affected, Range
 from stackwarden.vulndb.names import normalize_name
-from stackwarden.vulndb.sources.base import MAX_RECORD_BYTES, BadRecord, SourceReader
+from stackwarden.vulndb.sources.base import BadRecord, FilePerRecordReader
 
 _FRONT = re.compile(r"```toml\s*\n(?P<toml>.*?)\n```", re.DOTALL)
 _TITLE = re.compile(r"^#\s+(?P<title>.+)$", re.MULTILINE)
 
 
-class RustSecReader(SourceReader):
+class RustSecReader(FilePerRecordReader):
     """`crates/<crate>/RUSTSEC-*.md`: affected unless a patched or unaffected requirement holds."""
 
     kind = "rustsec"
 
-    def read(self, path: Path) -> Iterator[Advisory | BadRecord]:
-        files = [path] if path.is_file() else sorted(path.rglob("RUSTSEC-*.md"))
-        for file in files:
-            try:
-                yield self._parse(file)
-            except BadRecord as bad:
-                yield bad
+    def files(self, path: Path) -> list[Path]:
+        return [path] if path.is_file() else sorted(path.rglob("RUSTSEC-*.md"))
 
-    def _parse(self, file: Path) -> Advisory:
-        where = str(file)
-        data = file.read_bytes()
-        if len(data) > MAX_RECORD_BYTES:
-            raise BadRecord("over the record size limit", where)
+    def parse(self, data: bytes, where: str) -> Advisory:
         text = data.decode("utf-8", "replace")
         match = _FRONT.search(text)
         if not match:
