@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden import __version__
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
+from stackwarden.cli.version import version_app
 
 app = typer.Typer(
     name="stackwarden",
@@ -19,12 +19,7 @@ app = typer.Typer(
 )
 app.command("sbom")(sbom)
 app.command("demo")(demo)
-
-
-@app.command("version")
-def version() -> None:
-    """Print StackWarden's version."""
-    typer.echo(__version__)
+app.add_typer(version_app, name="version")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Vulnerability database and matching: advisory ingestion, storage, version logic."""
