@@ -123,7 +123,7 @@ def maven_oracle() -> LineOracle:
 
 DPKG_LOOP = r"""
 while IFS=$'\t' read -r a op b; do
-  dpkg --compare-versions "$a" "$op" "$b" 2>/dev/null; echo $?
+  dpkg --compare-versions -- "$a" "$op" "$b" 2>/dev/null; echo $?
 done
 """
 

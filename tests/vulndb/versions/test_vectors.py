@@ -69,6 +69,9 @@ EXCLUDED: dict[tuple[str, str, str], str] = {
         "1.2.57.sec10 < 1.2.57_noneautotype", "1.2.60.sec10 < 1.2.60_noneautotype",
         "1.2.67.sec10 < 1.2.67_noneautotype", "1.0.0rc0 < 1.0.beta8",
         "1.5.9.RC1 < 1.5.9-RC0", "1.1.0-01-glassfish < 1.1.0.Beta1")},
+    ("packagist-versions-generated.txt", "Packagist", "5.1.0-stable < 5.1.0-beta2"):
+        "generated with PHP's raw version_compare, where `stable` is an unknown word below "
+        "`dev`; Composer normalises `-stable` away, so `5.1.0-stable` = `5.1.0` > `5.1.0-beta2`",
     ("packagist-versions.txt", "Packagist", "1.2.3.# = 1.2.3"): PHP_TRAILING,
     ("packagist-versions.txt", "Packagist", "1.2.3.# = 1.2.3.1"): PHP_TRAILING,
     **{("nuget-versions.txt", "NuGet", line): "NuGet.Versioning rejects numeric parts above "

@@ -9,14 +9,17 @@ by token as apk-tools' apk_version_compare does:
   with a leading zero compares as a string (Gentoo's rule); letters, suffixes and hashes by
   their text or rank;
 * where the types differ, a pre-release suffix is lower than anything, and otherwise the
-  token type further along the grammar is lower (so `1.0` > `1.0_p1`? no: `1.0_p1` has a
-  suffix where `1.0` has ended; the end sorts after a post-release suffix... see _RANK);
+  token type further along the grammar is lower; the end of the string counts as a type
+  beyond all others, so `1.0_rc1` < `1.0` < `1.0-r1` < `1.0_p1` < `1.0.1`;
 * a string that breaks the grammar stops at an INVALID token that sorts below everything but
   pre-release suffixes; two versions invalid at the same point compare equal from there on.
 
-`is_valid` is apk's own validity check (the whole string parses to the end); `parse` accepts
-invalid versions too, because apk compares them (advisory data does contain some), and only
-refuses the empty string.
+`is_valid` is apk-tools 3's validity check (the whole string parses to the end); `parse`
+accepts invalid versions too, because apk compares them (advisory data does contain some), and
+only refuses the empty string. One accommodation: digits right after the letter (`5.7.1p1`)
+continue as a number, as apk-tools 2 (Alpine up to 3.22, and the secdb that OSV's Alpine
+records come from) reads them; apk-tools 3 would stop there as invalid and call
+`5.7.1p1-r0` = `5.7.1p1-r1`.
 """
 
 from __future__ import annotations

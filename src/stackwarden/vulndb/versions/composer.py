@@ -5,8 +5,10 @@ non-alphanumeric character become `.` (runs collapse to one), and a `.` is inser
 digits meet letters (`1.0rc1` -> `1.0.rc.1`) — after dropping a leading `v`/`V`, as Composer
 does. Parts compare pairwise: numbers numerically; words by stability rank: anything unknown <
 `dev` < `alpha` = `a` < `beta` = `b` < `RC` = `rc` < (a number) < `pl` = `p`, matched by prefix
-as PHP does (`patch` ranks as `p`, `b1` cannot occur as it splits into `b.1`). When one version has parts left, a next
-numeric part makes it greater, and otherwise its remainder is compared with a bare number.
+as PHP does (`patch` ranks as `p`; `b1` splits into `b.1`). Composer's `stable` is
+the release itself: Composer's normaliser drops the `stable` suffix (`1.0-stable` = `1.0`, so
+dev < alpha < beta < RC < stable < patch). When one version has parts left, a next numeric part makes it
+greater (`1.0` > `1`), and otherwise its next word is ranked against a number.
 
 Digits compare as big integers where PHP's strtol would saturate, so `999...1 < 999...9` holds.
 Two deliberate departures keep the order total (PHP's is not): every non-alphanumeric character
@@ -65,6 +67,8 @@ def parse_composer(text: str) -> tuple:
         raise ValueError("empty version")
     key = []
     for part in canonicalize(version).split("."):
+        if part.lower() == "stable":
+            continue  # Composer's normaliser drops it: `1.0-stable` is `1.0`
         if part and "0" <= part[0] <= "9":
             key.append((_NUMBER_RANK, int(part)))
         else:

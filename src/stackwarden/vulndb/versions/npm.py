@@ -33,7 +33,8 @@ PRERELEASE = rf"(?:-({PRE_ID}(?:\.{PRE_ID})*))"
 PRERELEASE_LOOSE = rf"(?:-?({PRE_ID_LOOSE}(?:\.{PRE_ID_LOOSE})*))"
 BUILD = r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))"
 FULL_PLAIN = rf"v?({NUM})\.({NUM})\.({NUM}){PRERELEASE}?{BUILD}?"
-LOOSE_PLAIN = rf"[v={JS_SPACE}]*({NUM_LOOSE})\.({NUM_LOOSE})\.({NUM_LOOSE}){PRERELEASE_LOOSE}?{BUILD}?"
+LOOSE_PLAIN = (rf"[v={JS_SPACE}]*({NUM_LOOSE})\.({NUM_LOOSE})\.({NUM_LOOSE})"
+               rf"{PRERELEASE_LOOSE}?{BUILD}?")
 _FULL = re.compile(FULL_PLAIN)
 _LOOSE = re.compile(LOOSE_PLAIN)
 

@@ -241,7 +241,8 @@ def _parse_set(text: str, loose: bool, include_prerelease: bool) -> list[Compara
     if loose:
         comps = [c for c in comps if _PATTERNS[True]["comparator"].match(c)]
     result: dict[str, Comparator] = {}
-    for comp in (_comparator(c, loose) for c in comps):
+    # Every comparator is parsed (and may be invalid) before a null set short-cuts the rest.
+    for comp in [_comparator(c, loose) for c in comps]:
         if comp.value == _NULL_SET:
             return [comp]
         result[comp.value] = comp

@@ -35,7 +35,7 @@ _END_TOKEN = (_END,)
 
 @dataclass(frozen=True, slots=True)
 class Evr:
-    """An RPM version split into epoch (None when absent), version and release (None when absent)."""
+    """An RPM version: epoch (None when absent), version, release (None when absent)."""
 
     epoch: int | None
     version: str
