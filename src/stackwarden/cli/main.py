@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden import __version__
 from stackwarden.cli import db
 from stackwarden.cli.demo import demo
 from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
+from stackwarden.cli.version import version_app
 
 app = typer.Typer(
     name="stackwarden",
@@ -23,12 +23,7 @@ app.command("sbom")(sbom)
 app.command("demo")(demo)
 app.command("scan")(scan)
 app.add_typer(db.app, name="db")
-
-
-@app.command("version")
-def version() -> None:
-    """Print StackWarden's version."""
-    typer.echo(__version__)
+app.add_typer(version_app, name="version")
 
 
 def main() -> None:
