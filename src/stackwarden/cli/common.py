@@ -50,10 +50,11 @@ def _escape(text: str) -> str:
 
 def write_output(data: bytes, path: Path | None) -> None:
     """Write to stdout, or atomically to `path` (nothing partial is left on failure)."""
-    if path is None or str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
+    write_outputs([(data, path)])
+
+
+def _stage(data: bytes, path: Path) -> str:
+    """Write `data` to a temporary file beside `path` (synced); return its name."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = -1, ""
     try:
@@ -63,13 +64,55 @@ def write_output(data: bytes, path: Path | None) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        return tmp
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot write the report: {exc.strerror}", source=str(path)) from exc
+        raise ReportError(f"cannot write the report: {exc.strerror or exc}",
+                          source=str(path)) from exc
+
+
+def check_output_paths(paths: list[Path | None]) -> None:
+    """Fail fast (usage error) when a report could never be written there: no such directory,
+    or the name is a directory. Checked before a long scan; writing can still fail later."""
+    for path in paths:
+        if path is None or str(path) == "-":
+            continue
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"no such directory {str(parent)!r} for the report",
+                             source=str(path))
+        if path.is_dir():
+            raise UsageError("is a directory, not a report file", source=str(path))
+
+
+def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
+    """Write several reports: every file is staged (written and synced beside its target) first,
+    then all are renamed into place, then stdout is written. If any file cannot be staged, no
+    report is written; a target name never holds a partial report."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for data, path in outputs:
+            if path is not None and str(path) != "-":
+                if path.is_dir():
+                    raise ReportError("cannot write the report: it is a directory",
+                                      source=str(path))
+                staged.append((_stage(data, path), path))
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise ReportError(f"cannot write the report: {exc.strerror or exc}",
+                                  source=str(path)) from exc
+    finally:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+    for data, path in outputs:
+        if path is None or str(path) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
 
 
 @contextmanager

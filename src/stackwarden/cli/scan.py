@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from stackwarden.cli.common import handle_errors, progress_status, stderr, write_output
-from stackwarden.core.errors import UsageError
+from stackwarden.cli.common import (
+    check_output_paths,
+    handle_errors,
+    progress_status,
+    stderr,
+    write_outputs,
+)
 from stackwarden.report import SCAN_FORMAT_NAMES
 
 TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archive:, "
@@ -24,11 +30,13 @@ def scan(
     scanners: Annotated[list[str] | None, typer.Option(
         "--scanners", help="Scanners to run, comma-separated or repeated (available: vuln).")]
     = None,
-    output_format: Annotated[str, typer.Option(
-        "--format", "-f", help=f"Report format: {', '.join(SCAN_FORMAT_NAMES)} (the JSON report "
-        "is documented in docs/scanning.md).")] = "table",
+    output_formats: Annotated[list[str] | None, typer.Option(
+        "--format", "-f", metavar="FORMAT[:FILE]",
+        help=f"Report format, repeatable: {', '.join(SCAN_FORMAT_NAMES)}; FORMAT:FILE writes "
+        "that report to FILE (atomically), so one scan can write several (docs/scanning.md). "
+        "Default: table on stdout.")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")]
+        "--output", "-o", help="Write the one --format given without a FILE to this file.")]
     = None,
     db: Annotated[Path | None, typer.Option(
         "--db", help="Vulnerability database file (default: $STACKWARDEN_DB, else the one "
@@ -48,23 +56,43 @@ def scan(
     catalogers: Annotated[list[str] | None, typer.Option(
         "--catalogers", help="Choose catalogers by name or tag (see `stackwarden sbom --help`).")]
     = None,
+    ignore_file: Annotated[Path | None, typer.Option(
+        "--ignore-file", help="Ignore file (default: the policy file's ignore_file, else "
+        ".stackwardenignore in the working directory when there is one).")] = None,
+    vex: Annotated[list[Path] | None, typer.Option(
+        "--vex", help="OpenVEX or CycloneDX VEX document; repeatable (later ones win ties).")]
+    = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Policy file (default: stackwarden.yaml in the working directory when "
+        "there is one; schema in docs/ci.md).")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY", help="Fail (exit 1) when a finding of this severity or "
+        "worse remains after suppression: critical, high, medium, low, negligible, unknown.")]
+    = None,
+    exit_code: Annotated[int | None, typer.Option(
+        "--exit-code", help="Exit code when the gate fails (default 1; 0 reports only). Alone, "
+        "it fails the gate on any finding.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Scan TARGET for known vulnerabilities and print the findings.
 
     Each package is compared with the advisories of its ecosystem using that ecosystem's own version rules; distribution packages are matched by source package against the release the image runs. One vulnerability in one package is one finding listing all its ids (CVE, GHSA, PYSEC, …), with fixed versions, CVSS, EPSS and CISA KEV status.
 
-    Exit codes: 0 scan done, 2 usage or configuration error, 3 scan error.
+    Policy (docs/ci.md): VEX documents and the ignore file move findings to `suppressed` with their reason; the gate (--fail-on, --exit-code, the policy file's rules) decides on the rest.
+
+    Exit codes: 0 passed, 1 gate failed (or --exit-code), 2 usage or configuration error (including a bad policy, ignore or VEX file), 3 scan error (including a report that cannot be written).
     """  # noqa: E501
     from stackwarden.artifact.targets import TargetOptions
-    from stackwarden.report import render_scan
+    from stackwarden.policy import apply_policy, load_policy
+    from stackwarden.report import parse_outputs, render_scan
     from stackwarden.scan import parse_scanners
     from stackwarden.scan import scan as run_scan
 
-    if output_format not in SCAN_FORMAT_NAMES:
-        raise UsageError(f"unknown format {output_format!r} (choose from "
-                         f"{', '.join(SCAN_FORMAT_NAMES)})", source="--format")
+    outputs = parse_outputs(output_formats or (), output)
+    check_output_paths([path for _, path in outputs])
     chosen = parse_scanners(scanners or ())
+    rules = load_policy(policy_file=policy, ignore_file=ignore_file, vex_files=vex or (),
+                        fail_on=fail_on, exit_code=exit_code)
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with progress_status(not quiet) as progress:
         options = TargetOptions(platform=platform, username=username, password=password,
@@ -72,6 +100,11 @@ def scan(
         result = run_scan(target, scanners=chosen, db_path=db, options=options,
                           catalogers=catalogers or (), ignore_unfixed=ignore_unfixed,
                           max_db_age_days=max_db_age, progress=progress)
-    write_output(render_scan(result, output_format), output)
+    result, decision = apply_policy(result, ignore=rules.ignore, vex=rules.vex, gate=rules.gate)
+    write_outputs([(render_scan(result, fmt), path) for fmt, path in outputs])
     for warning in result.warnings:
-        stderr.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    for line in decision.summary():
+        stderr.print(f"[red]{escape(line)}[/red]", highlight=False, soft_wrap=True)
+    if decision.exit_code:
+        raise typer.Exit(decision.exit_code)

@@ -7,6 +7,7 @@ import io
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from license_expression import ExpressionError
 from spdx_tools.common.spdx_licensing import spdx_licensing
@@ -30,6 +31,9 @@ from stackwarden.core.errors import ReportError
 from stackwarden.core.licenses import to_spdx
 from stackwarden.core.models import SBOM
 from stackwarden.core.models import Package as SwPackage
+
+if TYPE_CHECKING:
+    from stackwarden.scan import ScanResult
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
 NAMESPACE_BASE = "https://stackwarden.dev/spdxdocs/"
@@ -138,3 +142,8 @@ def render_sbom(sbom: SBOM) -> bytes:
         raise ReportError(f"SPDX document failed validation: {str(exc)[:500]}",
                           source="spdx") from exc
     return out.getvalue().encode() + b"\n"
+
+
+def render_scan(result: ScanResult) -> bytes:
+    """The scan's SBOM as SPDX 2.3 JSON (SPDX 2.3 has no place for findings: use CycloneDX)."""
+    return render_sbom(result.sbom)

@@ -1,4 +1,4 @@
-"""A human-readable SBOM summary and package table for the terminal."""
+"""Human-readable terminal output: the SBOM package table, and the scan summary and findings."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stackwarden.core.findings import Finding, Severity
+from stackwarden.core.findings import Finding, FindingKind, Severity
 from stackwarden.core.models import SBOM
-from stackwarden.report.findings_dict import severity_counts
+from stackwarden.report.findings_dict import (
+    kind_severity_counts,
+    severity_counts,
+    sorted_findings,
+    sorted_suppressed,
+    suppression_info,
+)
+from stackwarden.report.text import location_text, subject_text
 
 if TYPE_CHECKING:
     from stackwarden.scan import ScanResult
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red",
                   Severity.MEDIUM: "yellow", Severity.LOW: "cyan",
                   Severity.NEGLIGIBLE: "dim", Severity.UNKNOWN: "dim"}
+MAX_LISTED = 50
 
 
 def render_sbom(sbom: SBOM, *, color: bool = False, width: int = 120) -> bytes:
@@ -75,13 +83,28 @@ def _findings_table(findings: list[Finding], layer_index: dict[str, int]) -> Tab
     return table
 
 
+def _located_table(findings: list[Finding], layer_index: dict[str, int]) -> Table:
+    """Findings about files (secrets, malware, misconfigurations): where, not which package."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("SEVERITY", "ID", "LOCATION", "LAYER", "TITLE"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        layer = str(layer_index[f.location.layer]) if f.location.layer in layer_index else ""
+        table.add_row(Text(str(f.severity).upper(), style=SEVERITY_STYLE[f.severity]),
+                      Text(f.id), Text(location_text(f)), Text(layer), Text(f.title))
+    return table
+
+
 def render_scan(result: ScanResult, *, color: bool = False, width: int = 140) -> bytes:
-    """A summary by severity, the findings, then what was suppressed or skipped, and why."""
+    """A summary by severity and scanner, findings per scanner, then what was suppressed or
+    skipped, and why."""
     out = io.StringIO()
     console = Console(file=out, force_terminal=color, width=width, highlight=False,
                       color_system="auto" if color else None)
     art = result.sbom.artifact
     console.print(Text(result.target, style="bold"), Text(f" ({art.kind})"))
+    if art.digest or art.config_digest:
+        console.print(Text(f"digest {art.digest or art.config_digest}"))
     if result.sbom.os:
         console.print(Text(f"OS: {result.sbom.os.pretty_name or result.sbom.os.id}"))
     counts = severity_counts(result.findings)
@@ -89,18 +112,37 @@ def render_scan(result: ScanResult, *, color: bool = False, width: int = 140) ->
     console.print(Text(f"{len(result.sbom.packages)} packages, {len(result.findings)} findings "
                        f"({summary}); {len(result.suppressed)} suppressed, "
                        f"{len(result.skipped)} skipped"))
+    per_kind = kind_severity_counts(result)
+    if len(per_kind) > 1 or result.findings:
+        for kind, kind_counts in per_kind.items():
+            text = ", ".join(f"{n} {s}" for s, n in kind_counts.items() if n) or "none"
+            console.print(Text(f"  {kind}: {text}"))
     layer_index = {layer.diff_id: layer.index for layer in art.layers}
-    if result.findings:
-        console.print(_findings_table(result.findings, layer_index))
+    findings = sorted_findings(result.findings)
+    for kind in FindingKind:
+        of_kind = [f for f in findings if f.kind is kind]
+        if not of_kind:
+            continue
+        console.print(Text(f"\n{kind} ({len(of_kind)})", style="bold"))
+        packaged = all(f.package for f in of_kind)
+        console.print(_findings_table(of_kind, layer_index) if packaged
+                      else _located_table(of_kind, layer_index))
     if result.suppressed:
-        reasons = Counter(s.reason for s in result.suppressed)
         console.print(Text(f"\n{len(result.suppressed)} suppressed:", style="yellow"))
-        for reason, n in reasons.most_common(10):
-            console.print(Text(f"  {n} × {reason}"))
+        shown = sorted_suppressed(result.suppressed)[:MAX_LISTED]
+        for s in shown:
+            info = suppression_info(s)
+            console.print(Text(f"  {s.finding.id} {subject_text(s.finding)}: {info['reason']}"
+                               f" [{info['source']}]"))
+        if len(result.suppressed) > len(shown):
+            console.print(Text(f"  … and {len(result.suppressed) - len(shown)} more "
+                               "(see --format json)"))
     if result.skipped:
         console.print(Text(f"\n{len(result.skipped)} skipped (not analysed):", style="yellow"))
         for skip in result.skipped[:10]:
             console.print(Text(f"  {skip.path}: {skip.reason}"))
+        if len(result.skipped) > 10:
+            console.print(Text(f"  … and {len(result.skipped) - 10} more (see --format json)"))
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
     return out.getvalue().encode()
