@@ -151,12 +151,16 @@ def read_sbom_document(doc: Any, where: str) -> SBOM:
     """Recognise the SBOM format of a parsed JSON document and read it."""
     if not isinstance(doc, dict):
         raise UsageError("not an SBOM (expected a JSON object)", source=where)
-    if doc.get("bomFormat") == "CycloneDX":
-        return _cyclonedx(doc, where)
-    if str(doc.get("spdxVersion", "")).startswith("SPDX-"):
-        return _spdx(doc, where)
-    if "artifacts" in doc and "source" in doc:
-        return _syft(doc, where)
+    readers = {"CycloneDX": _cyclonedx, "SPDX": _spdx, "Syft": _syft}
+    kind = ("CycloneDX" if doc.get("bomFormat") == "CycloneDX"
+            else "SPDX" if str(doc.get("spdxVersion", "")).startswith("SPDX-")
+            else "Syft" if "artifacts" in doc and "source" in doc else None)
+    if kind is not None:
+        try:
+            return readers[kind](doc, where)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            raise UsageError(f"malformed {kind} document: {type(exc).__name__}: {exc}",
+                             source=where) from exc
     if "schema_version" in doc and "packages" in doc:
         return sbom_from_dict(doc, where=where)
     if "schema_version" in doc and isinstance(doc.get("sbom"), dict) and "findings" in doc:

@@ -100,3 +100,105 @@ def rematch(
                 for f in change.new]
         out += [f"  - {fid} {name}" for fid, name in change.fixed]
     write_output(("\n".join(out) + "\n").encode(), None)
+
+
+@app.command("update")
+@handle_errors
+def update(
+    db: Annotated[Path | None, typer.Option("--db", help="Database file to replace (default: "
+                                            "$STACKWARDEN_DB, else the cache location).")]
+    = None,
+    sources: Annotated[list[str] | None, typer.Option(
+        "--source", "-s", help="Replace the default sources (osv.dev's per-ecosystem all.zip, "
+        "CISA KEV, FIRST EPSS) with these: URLs or paths, optionally prefixed with a kind "
+        "(osv:, kev:, epss:, alpine-secdb:, rustsec:, rubysec:).")] = None,
+    osv_mirror: Annotated[str | None, typer.Option(
+        "--osv-mirror", help="Base URL of a mirror of osv.dev's bucket "
+        "(<base>/<Ecosystem>/all.zip).")] = None,
+    timeout: Annotated[float, typer.Option(help="Per-request network timeout, seconds.")]
+    = 60.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Download the advisory sources and rebuild the database atomically.
+
+    Every source is downloaded first; only when all downloads and the build succeed does the new file replace the old one. A failed or interrupted update leaves the previous database in use.
+    """  # noqa: E501
+    from stackwarden.vulndb.distribute import default_sources, update_database
+    from stackwarden.vulndb.store import default_db_path
+
+    chosen = sources or (default_sources(osv_mirror) if osv_mirror else None)
+    target = db or default_db_path()
+    with progress_status(not quiet) as progress:
+        report = update_database(target, chosen, progress=progress, timeout=timeout)
+    stderr.print(f"{report.advisories} advisories from {len(report.sources)} sources in "
+                 f"{report.seconds:.1f} s -> {target}", highlight=False, markup=False)
+
+
+@app.command("import")
+@handle_errors
+def import_file(
+    file: Annotated[Path, typer.Argument(help="A database file built elsewhere "
+                                         "(`stackwarden db build`).", show_default=False)],
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Install a database file for air-gapped sites (validated, then renamed into place)."""
+    from stackwarden.vulndb.distribute import install_file
+    from stackwarden.vulndb.store import default_db_path
+
+    target = db or default_db_path()
+    meta = install_file(file, target)
+    stderr.print(f"imported database built {meta.get('built_at')} -> {target}",
+                 highlight=False, markup=False)
+
+
+def _registry_options(username: str | None, password_stdin: bool, insecure: bool) -> object:
+    import sys
+
+    from stackwarden.artifact.registry import RegistryOptions
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    return RegistryOptions(username=username, password=password, insecure=insecure)
+
+
+@app.command("push")
+@handle_errors
+def push(
+    reference: Annotated[str, typer.Argument(help="REGISTRY/REPO:TAG to push to.",
+                                             show_default=False)],
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+    username: Annotated[str | None, typer.Option(help="Registry user name.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from stdin.")] = False,
+    insecure: Annotated[bool, typer.Option(help="Allow plain HTTP to a non-loopback registry.")]
+    = False,
+) -> None:
+    """Push the database as an OCI artifact, for a fleet to pull through a registry it trusts."""
+    from stackwarden.vulndb.distribute import push_database
+    from stackwarden.vulndb.store import default_db_path
+
+    result = push_database(db or default_db_path(), reference,
+                           options=_registry_options(username, password_stdin, insecure))
+    write_output(f"{result.reference}@{result.digest}\n".encode(), None)
+
+
+@app.command("pull")
+@handle_errors
+def pull(
+    reference: Annotated[str, typer.Argument(help="REGISTRY/REPO:TAG or @sha256:… to pull.",
+                                             show_default=False)],
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+    username: Annotated[str | None, typer.Option(help="Registry user name.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from stdin.")] = False,
+    insecure: Annotated[bool, typer.Option(help="Allow plain HTTP to a non-loopback registry.")]
+    = False,
+) -> None:
+    """Pull a database artifact, verify its digest and integrity, and install it atomically."""
+    from stackwarden.vulndb.distribute import pull_database
+    from stackwarden.vulndb.store import default_db_path
+
+    target = db or default_db_path()
+    meta = pull_database(reference, target,
+                         options=_registry_options(username, password_stdin, insecure))
+    stderr.print(f"pulled database built {meta.get('built_at')} -> {target}", highlight=False,
+                 markup=False)
