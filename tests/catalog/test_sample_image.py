@@ -58,3 +58,34 @@ def test_packages_come_from_their_layers(sbom: SBOM) -> None:
     assert sbom.os is not None and sbom.os.id == "debian"
     libssl = next(p for p in sbom.packages if p.name == "libssl3")
     assert libssl.source_name == "openssl" and libssl.files
+
+
+def test_sample_advisories_find_exactly_what_covers_the_sample(image: Path, tmp_path: Path) -> None:
+    import json
+
+    from packaging.version import Version
+
+    from stackwarden.sample.image import SAMPLE_ADVISORIES
+    from stackwarden.scan import scan
+    from stackwarden.vulndb.build import build_database
+
+    installed = {name.lower(): version for name, version in
+                 [s.split("==") for s in SAMPLE_WHEELS] + list(SAMPLE_NPM)}
+    expected = set()
+    for record in json.loads(SAMPLE_ADVISORIES.read_text()):
+        for affected in record["affected"]:
+            version = installed.get(affected["package"]["name"])
+            if version is None:
+                continue
+            events = affected["ranges"][0]["events"]
+            for intro, fix in zip(events[0::2], events[1::2], strict=True):
+                low = Version(intro["introduced"])
+                if low <= Version(version) < Version(fix["fixed"]):
+                    expected.add((affected["package"]["name"], record["id"]))
+    db = tmp_path / "sample.sqlite"
+    build_database([str(SAMPLE_ADVISORIES)], db)
+    result = scan(f"oci-dir:{image}", db_path=db)
+    got = {(f.package.name.lower(), f.id) for f in result.findings}
+    assert got == expected and len(got) == 22
+    assert all(f.location.layer in {layer.diff_id for layer in result.sbom.artifact.layers}
+               for f in result.findings)

@@ -199,3 +199,15 @@ def test_go_versions_and_stdlib(tmp_path: Path) -> None:
         ok = pkg("stdlib", "go1.21.4", PackageType.GO)
         found = match_packages([gin, std, ok], None, db).findings
     assert sorted(f.id for f in found) == ["GO-2020-0001", "GO-2023-2185"]
+
+
+def test_nodejs_security_wg_ranges(tmp_path: Path) -> None:
+    from tests.helpers.env import shared_data
+
+    source = f"nodejs-wg:{shared_data('nodejs-security-wg')}"
+    with make_db(tmp_path, [], extra=[source]) as db:
+        old = match_packages([pkg("lodash", "4.17.4", PackageType.NPM)], None, db).findings
+        new = match_packages([pkg("lodash", "4.17.21", PackageType.NPM)], None, db).findings
+    assert {"CVE-2018-3721", "CVE-2018-16487"} <= {f.id for f in old}
+    assert ">=4.17.5" in next(f for f in old if f.id == "CVE-2018-3721").fixed_versions
+    assert new == []

@@ -16,19 +16,24 @@ def demo(
         "--dir", help="Where to write the sample image (an OCI layout).")]
     = Path(".cache/demo/sample-image"),
 ) -> None:
-    """Build the bundled sample image and print its SBOM.
+    """Build the bundled sample image, inventory it, and scan it for vulnerabilities.
 
-    The image is assembled from real packages: Debian .debs fetched with apt-get, Python wheels fetched with pip and npm tarballs from the npm registry (downloads are cached). It is then inventoried exactly as `stackwarden sbom oci-dir:DIR` would.
+    The image is assembled from real packages: Debian .debs fetched with apt-get, Python wheels fetched with pip and npm tarballs from the npm registry (downloads are cached). The vulnerability database is built from advisories shipped with StackWarden (real vulnerabilities of those packages, stated as facts). Everything runs locally: embedded SQLite, no servers.
     """  # noqa: E501
-    from stackwarden.catalog.sbom import generate_sbom
-    from stackwarden.report import render_sbom
-    from stackwarden.sample.image import build_sample_image
+    from stackwarden.report import render_scan
+    from stackwarden.sample.image import SAMPLE_ADVISORIES, build_sample_image
+    from stackwarden.scan import scan
+    from stackwarden.vulndb.build import build_database
 
+    db_path = directory.parent / "vulndb.sqlite"
     with progress_status(True) as progress:
         if progress:
             progress("building the sample image", 0, 0)
         path = build_sample_image(directory)
-        result = generate_sbom(f"oci-dir:{path}", progress=progress)
-    write_output(render_sbom(result, "table"), None)
-    stderr.print(f"\nSample image: {path}\nTry: stackwarden sbom oci-dir:{path} --format "
-                 "cyclonedx", highlight=False)
+        build_database([str(SAMPLE_ADVISORIES)], db_path)
+        result = scan(f"oci-dir:{path}", db_path=db_path, progress=progress)
+    write_output(render_scan(result, "table"), None)
+    stderr.print(f"\nSample image: {path}   database: {db_path}\nTry:\n"
+                 f"  stackwarden sbom oci-dir:{path} --format cyclonedx\n"
+                 f"  stackwarden scan oci-dir:{path} --db {db_path} --format sarif:out.sarif "
+                 "--format html:report.html", highlight=False, soft_wrap=True)

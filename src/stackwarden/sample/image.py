@@ -29,6 +29,8 @@ SAMPLE_WHEELS = ("requests==2.19.0", "urllib3==1.24.1", "idna==2.7", "chardet==3
 SAMPLE_NPM = (("lodash", "4.17.15"), ("minimist", "1.2.0"), ("ms", "2.0.0"),
               ("debug", "2.6.8"), ("qs", "6.5.1"))
 SITE_PACKAGES = "usr/local/lib/python3.11/site-packages"
+# Real vulnerabilities of the sample's packages, as OSV records (facts: ids, fixed versions).
+SAMPLE_ADVISORIES = Path(__file__).with_name("advisories.json")
 NPM_REGISTRY = "https://registry.npmjs.org"
 
 

@@ -18,6 +18,7 @@ from stackwarden.vulndb.model import Advisory
 from stackwarden.vulndb.sources.alpine import AlpineSecdbReader
 from stackwarden.vulndb.sources.base import BadRecord, SourceReader
 from stackwarden.vulndb.sources.enrichment import is_epss, is_kev, read_epss, read_kev
+from stackwarden.vulndb.sources.nodejs import NodejsWGReader
 from stackwarden.vulndb.sources.osv import OSVReader
 from stackwarden.vulndb.sources.rubysec import RubySecReader
 from stackwarden.vulndb.sources.rustsec import RustSecReader
@@ -28,6 +29,7 @@ READERS: dict[str, type[SourceReader]] = {
     "alpine-secdb": AlpineSecdbReader,
     "rustsec": RustSecReader,
     "rubysec": RubySecReader,
+    "nodejs-wg": NodejsWGReader,
 }
 SOURCE_KINDS = (*READERS, "kev", "epss")
 
@@ -70,6 +72,8 @@ def detect_kind(path: Path) -> str:
             return "rustsec"
         if (path / "gems").is_dir():
             return "rubysec"
+        if (path / "vuln" / "npm").is_dir():
+            return "nodejs-wg"
         if any(path.glob("v3.*/*.json")) or any(path.glob("edge/*.json")):
             return "alpine-secdb"
         return "osv"

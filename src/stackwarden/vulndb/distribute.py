@@ -20,7 +20,7 @@ import httpx
 import zstandard
 
 from stackwarden.core.errors import StackWardenError, UsageError
-from stackwarden.vulndb.build import BuildReport, build_database
+from stackwarden.vulndb.build import SOURCE_KINDS, BuildReport, build_database
 from stackwarden.vulndb.store import VulnDB, VulnDBError
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -99,8 +99,7 @@ def update_database(target: Path, sources: list[str] | None = None, *,
         local = []
         for number, spec in enumerate(specs):
             kind, sep, location = spec.partition(":")
-            if not sep or kind not in ("osv", "alpine-secdb", "rustsec", "rubysec", "kev",
-                                       "epss"):
+            if not sep or kind not in SOURCE_KINDS:
                 kind, location = "", spec
             if location.startswith(("http://", "https://")):
                 if progress:

@@ -138,6 +138,7 @@ def affected_by(row: AffectedRow, version: str, ecosystem: str) -> Hit | None:
             npm = scheme_for("npm")
             if any(npm.satisfies(version, req) for req in rng.requirements):  # type: ignore[attr-defined]
                 hit = True
+                fixed.extend(value for kind, value in rng.events if kind == "fixed")
     return Hit(row, tuple(dict.fromkeys(fixed))) if hit else None
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 # Range types beyond OSV's: a package is affected unless its version satisfies one of the
 # listed requirements (RustSec's and RubySec's "patched"/"unaffected" lists), or affected when
-# it satisfies one of them (node-semver ranges from the Node.js security WG).
+# it satisfies one of them (node-semver ranges from the Node.js security WG); for these types
+# `events` only carries ("fixed", text) hints to show as the fix (e.g. ">=4.17.5").
 UNAFFECTED_REQUIREMENTS = "UNAFFECTED_REQUIREMENTS"
 AFFECTED_REQUIREMENTS = "AFFECTED_REQUIREMENTS"
 RANGE_TYPES = ("ECOSYSTEM", "SEMVER", UNAFFECTED_REQUIREMENTS, AFFECTED_REQUIREMENTS)
