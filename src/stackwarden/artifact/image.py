@@ -7,6 +7,7 @@ import os
 import platform as host_platform
 import shutil
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -191,6 +192,7 @@ class LayeredArtifact(Artifact):
         self.workdir = workdir
         self.skipped = skipped
         self._fds: dict[int, int] = {}
+        self._fd_lock = threading.Lock()  # scanners open files from several threads
         self._squashed = self._squash(layers)
 
     @staticmethod
@@ -248,14 +250,18 @@ class LayeredArtifact(Artifact):
             return handle  # type: ignore[return-value]
         fd = self._fds.get(entry.layer)
         if fd is None:
-            assert layer.path is not None
-            fd = self._fds[entry.layer] = os.open(layer.path, os.O_RDONLY)
+            with self._fd_lock:
+                fd = self._fds.get(entry.layer)
+                if fd is None:
+                    assert layer.path is not None
+                    fd = self._fds[entry.layer] = os.open(layer.path, os.O_RDONLY)
         return SliceReader(fd, span[0], span[1])  # type: ignore[return-value]
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        with self._fd_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
