@@ -4,17 +4,15 @@ The tree is a copy (made once, cached) of real binaries and sources: a Python vi
 site-packages, the Python standard library and shared libraries from /usr/lib, about 450 MB.
 The rules are StackWarden's default set, handed to `yara` as the same files (one namespace
 each). Both sides use the machine's cores: `yara -r -p N` threads, and StackWarden's worker
-threads (yara-python releases the GIL while it scans) or forked worker processes.
+threads (yara-python releases the GIL while it scans).
 CPU time (user + system, workers included) is printed beside wall time: on a machine shared
 with other work, CPU time is the steadier measure of the work each side does.
 
 Measured, median of `--runs` after one warm-up run of each (page cache and rule cache warm):
   * yara CLI: `yara -r -p N -N -w RULES… TREE` as a whole process;
   * StackWarden library: `scan_directory(TREE, archives off)` in this process (YARA only, as
-    the CLI does: no archive members, and no hashing since no blocklist is set), with worker
-    threads, and again with forked worker processes (`processes=True`);
-  * StackWarden CLI: `stackwarden malware scan TREE --no-archives` as a whole process (it
-    forks workers);
+    the CLI does: no archive members, and no hashing since no blocklist is set);
+  * StackWarden CLI: `stackwarden malware scan TREE --no-archives` as a whole process;
   * StackWarden default: the library with archive members scanned too (more work than yara).
 Both sides must report the same (rule, file) matches; the script says if they differ.
 
@@ -133,16 +131,13 @@ def run_yara_cli(tree: Path, threads: int) -> tuple[Timing, set[tuple[str, str]]
     return timing, hits
 
 
-def run_library(tree: Path, threads: int, archives: bool, processes: bool = False
+def run_library(tree: Path, threads: int, archives: bool
                 ) -> tuple[Timing, set[tuple[str, str]], int]:
     from stackwarden.detect.malware import MalwareConfig, scan_directory
 
-    # CPU: this process plus forked workers (children are counted once they are reaped).
-    with Timing(resource.RUSAGE_SELF) as own, Timing(resource.RUSAGE_CHILDREN) as kids:
-        result = scan_directory(tree, MalwareConfig(scan_archives=archives), workers=threads,
-                                processes=processes)
-    own.cpu += kids.cpu
-    return own, {(f.id, f.location.path) for f in result.findings}, result.files
+    with Timing(resource.RUSAGE_SELF) as timing:
+        result = scan_directory(tree, MalwareConfig(scan_archives=archives), workers=threads)
+    return timing, {(f.id, f.location.path) for f in result.findings}, result.files
 
 
 def run_our_cli(tree: Path) -> Timing:
@@ -172,16 +167,13 @@ def main() -> None:
     # Warm-up: page cache for the tree, compiled-rule cache for StackWarden.
     run_yara_cli(tree, args.threads)
     _, ours_hits, files = run_library(tree, args.threads, archives=False)
-    runs: dict[str, list[Timing]] = {"cli": [], "lib": [], "procs": [], "our_cli": [],
-                                     "full": []}
+    runs: dict[str, list[Timing]] = {"cli": [], "lib": [], "our_cli": [], "full": []}
     cli_hits: set[tuple[str, str]] = set()
     for _ in range(args.runs):  # interleaved, so load from other processes hits both sides
         timing, cli_hits = run_yara_cli(tree, args.threads)
         runs["cli"].append(timing)
         timing, ours_hits, files = run_library(tree, args.threads, archives=False)
         runs["lib"].append(timing)
-        timing, procs_hits, _ = run_library(tree, args.threads, archives=False, processes=True)
-        runs["procs"].append(timing)
         runs["our_cli"].append(run_our_cli(tree))
         runs["full"].append(run_library(tree, args.threads, archives=True)[0])
     size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
@@ -194,8 +186,7 @@ def main() -> None:
     labels = {
         "cli": f"yara CLI {version.strip()} (-r -p {args.threads})",
         "lib": f"StackWarden library, threads (yara-python {yara.__version__}, archives off)",
-        "procs": "StackWarden library, forked workers (archives off)",
-        "our_cli": "StackWarden CLI process (--no-archives, forked workers)",
+        "our_cli": "StackWarden CLI process (--no-archives)",
         "full": "StackWarden library, archives scanned too",
     }
     for key, label in labels.items():
@@ -203,8 +194,6 @@ def main() -> None:
             f"  wall ratio {wall[key] / wall['cli']:.2f}×, CPU ratio {cpu[key] / cpu['cli']:.2f}×"
         print(f"{label:<58} wall {wall[key]:6.2f} s ({mb / wall[key]:4.0f} MB/s)  "
               f"CPU {cpu[key]:6.2f} s{ratio}")
-    if procs_hits != ours_hits:
-        print("matches DIFFER between threads and forked workers")
     if ours_hits == cli_hits:
         print(f"matches: identical ({len(cli_hits)} (rule, file) pairs)")
     else:
