@@ -24,6 +24,9 @@ class Limits:
     max_archive_depth: int = 4  # nested JARs and the like
     max_nested_archive_bytes: int = 512 * MiB
     network_timeout: float = 30.0
+    max_archive_entries: int = 100_000  # members across one file's nested archives
+    max_archive_member_bytes: int = 64 * MiB  # one archive member read for scanning
+    archive_ratio_floor_bytes: int = 1 * MiB  # archive members: ratio checked past this
 
 
 DEFAULT_LIMITS = Limits()
