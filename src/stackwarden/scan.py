@@ -1,4 +1,4 @@
-"""The pipeline: target -> artifact -> SBOM -> match (and, later, detectors) -> report model."""
+"""The pipeline: target -> artifact -> SBOM -> match + detectors (one walk) -> the report model."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from stackwarden.artifact.targets import TargetOptions
 from stackwarden.core.errors import UsageError
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import SBOM, Skipped
+from stackwarden.detect.base import DetectContext, Detector
+from stackwarden.detect.license import LicensePolicy, check_licenses
+from stackwarden.detect.registry import DetectorOptions, build_detectors
 
-SCANNERS = ("vuln",)
+SCANNERS = ("vuln", "malware", "license")
+DEFAULT_SCANNERS = ("vuln", "malware", "license")
 DEFAULT_MAX_DB_AGE_DAYS = 7.0
 
 
@@ -51,7 +55,7 @@ def parse_scanners(values: Sequence[str]) -> tuple[str, ...]:
     if unknown:
         raise UsageError(f"unknown scanner(s) {', '.join(unknown)} (available: "
                          f"{', '.join(SCANNERS)})", source="--scanners")
-    return names or SCANNERS
+    return names or DEFAULT_SCANNERS
 
 
 def database_age_days(built_at: str, now: datetime | None = None) -> float | None:
@@ -61,6 +65,122 @@ def database_age_days(built_at: str, now: datetime | None = None) -> float | Non
     except ValueError:
         return None
     return ((now or datetime.now(UTC)) - built).total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan, beyond the target: database, caches, scanner settings."""
+
+    db_path: Path | None = None
+    ignore_unfixed: bool = False
+    max_db_age_days: float = DEFAULT_MAX_DB_AGE_DAYS
+    catalogers: tuple[str, ...] = ()
+    detectors: DetectorOptions = field(default_factory=DetectorOptions)
+    licenses: LicensePolicy = field(default_factory=LicensePolicy)
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    workers: int | None = None
+
+
+def _open_database(options: ScanOptions, warnings: list[str]) -> tuple[object, dict[str, str]]:
+    from stackwarden.vulndb.store import VulnDB, default_db_path
+
+    db = VulnDB(options.db_path or default_db_path())
+    age = database_age_days(db.meta.get("built_at", ""))
+    if age is not None and age > options.max_db_age_days:
+        warnings.append(f"the vulnerability database is {age:.1f} days old (built "
+                        f"{db.meta.get('built_at')}); run `stackwarden db update`")
+    return db, {"path": str(db.path), **db.meta}
+
+
+def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
+         db_path: Path | None = None, options: TargetOptions | None = None,
+         catalogers: Sequence[str] = (), ignore_unfixed: bool = False,
+         max_db_age_days: float = DEFAULT_MAX_DB_AGE_DAYS, scan_options: ScanOptions | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
+    """Scan a target with the chosen scanners and return the result model.
+
+    The artifact is opened once: catalogers read the files they want, then every content
+    scanner reads each file copy in the same pass (layers cached by diff_id). Configuration
+    errors (database, rules, blocklists) are raised before the target is read.
+    """
+    started = time.perf_counter()
+    target_options = options or TargetOptions()
+    opts = scan_options or ScanOptions(db_path=db_path, ignore_unfixed=ignore_unfixed,
+                                       max_db_age_days=max_db_age_days,
+                                       catalogers=tuple(catalogers))
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    database: dict[str, str] = {}
+    findings: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    skipped: list[Skipped] = []
+    detectors = build_detectors(scanners, opts.detectors)
+    db = None
+    if "vuln" in scanners:
+        db, database = _open_database(opts, warnings)
+    try:
+        if target.startswith("sbom:"):
+            if detectors:
+                warnings.append("an SBOM holds no file contents: "
+                                f"{', '.join(d.name for d in detectors)} skipped")
+            sbom = load_target_sbom(target, target_options, opts.catalogers, progress)
+        else:
+            from stackwarden.artifact.targets import open_target
+            from stackwarden.catalog.engine import catalog_artifact
+            from stackwarden.catalog.registry import select_catalogers
+
+            with open_target(target, target_options) as artifact:
+                chosen = select_catalogers(artifact.info.kind, opts.catalogers)
+                sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
+                                        progress=progress)
+                timings["inventory"] = time.perf_counter() - started
+                if detectors:
+                    t0 = time.perf_counter()
+                    findings += _content_findings(artifact, detectors, opts, skipped, timings,
+                                                  progress)
+                    timings["content"] = time.perf_counter() - t0
+        skipped[:0] = list(sbom.skipped)
+        if db is not None:
+            from stackwarden.vulndb.match import match_sbom
+
+            t0 = time.perf_counter()
+            if progress:
+                progress(f"matching {len(sbom.packages)} packages", 0, 0)
+            matched = match_sbom(sbom, db, ignore_unfixed=opts.ignore_unfixed)  # type: ignore[arg-type]
+            findings.extend(matched.findings)
+            suppressed.extend(Suppressed(f, reason) for f, reason in matched.ignored)
+            timings["vuln"] = time.perf_counter() - t0
+        if "license" in scanners:
+            findings.extend(check_licenses(sbom.packages, opts.licenses))
+    finally:
+        if db is not None:
+            db.close()  # type: ignore[attr-defined]
+    timings["total"] = time.perf_counter() - started
+    findings.sort(key=lambda f: (-f.severity.rank, str(f.kind), f.id, f.location.path))
+    return ScanResult(target=target, sbom=sbom, findings=findings, suppressed=suppressed,
+                      skipped=list(dict.fromkeys(skipped)), warnings=warnings,
+                      scanners=tuple(scanners), database=database, timings=timings,
+                      created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOptions,
+                      skipped: list[Skipped], timings: dict[str, float],
+                      progress: Callable[[str, int, int], None] | None) -> list[Finding]:
+    from stackwarden.detect.cache import LayerResultCache
+    from stackwarden.detect.walk import walk_content
+
+    cache = LayerResultCache(opts.cache_dir) if opts.use_cache else None
+    walked = walk_content(artifact, detectors, cache=cache, workers=opts.workers,  # type: ignore[arg-type]
+                          ctx=DetectContext(show_secrets=opts.detectors.show_secrets),
+                          progress=progress)
+    skipped.extend(walked.skipped)
+    timings["files"] = float(walked.files)
+    for name, count in walked.calls.items():
+        timings[f"calls:{name}"] = float(count)
+    for name, count in walked.cached_layers.items():
+        timings[f"cached_layers:{name}"] = float(count)
+    return [f for found in walked.findings.values() for f in found]
 
 
 def load_target_sbom(target: str, options: TargetOptions, catalogers: Sequence[str],
@@ -73,48 +193,3 @@ def load_target_sbom(target: str, options: TargetOptions, catalogers: Sequence[s
     from stackwarden.catalog.sbom import generate_sbom
 
     return generate_sbom(target, options=options, catalogers=catalogers, progress=progress)
-
-
-def scan(target: str, *, scanners: Sequence[str] = SCANNERS, db_path: Path | None = None,
-         options: TargetOptions | None = None, catalogers: Sequence[str] = (),
-         ignore_unfixed: bool = False, max_db_age_days: float = DEFAULT_MAX_DB_AGE_DAYS,
-         progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
-    """Scan a target with the chosen scanners and return the result model."""
-    started = time.perf_counter()
-    options = options or TargetOptions()
-    timings: dict[str, float] = {}
-    warnings: list[str] = []
-    database: dict[str, str] = {}
-    db = None
-    if "vuln" in scanners:
-        from stackwarden.vulndb.store import VulnDB, default_db_path
-
-        db = VulnDB(db_path or default_db_path())  # fail fast, before reading the target
-        database = {"path": str(db.path), **db.meta}
-        age = database_age_days(db.meta.get("built_at", ""))
-        if age is not None and age > max_db_age_days:
-            warnings.append(f"the vulnerability database is {age:.1f} days old (built "
-                            f"{db.meta.get('built_at')}); run `stackwarden db update`")
-    try:
-        sbom = load_target_sbom(target, options, catalogers, progress)
-        timings["inventory"] = time.perf_counter() - started
-        findings: list[Finding] = []
-        suppressed: list[Suppressed] = []
-        if db is not None:
-            from stackwarden.vulndb.match import match_sbom
-
-            t0 = time.perf_counter()
-            if progress:
-                progress(f"matching {len(sbom.packages)} packages", 0, 0)
-            matched = match_sbom(sbom, db, ignore_unfixed=ignore_unfixed)
-            findings.extend(matched.findings)
-            suppressed.extend(Suppressed(f, reason) for f, reason in matched.ignored)
-            timings["vuln"] = time.perf_counter() - t0
-    finally:
-        if db is not None:
-            db.close()
-    timings["total"] = time.perf_counter() - started
-    return ScanResult(target=target, sbom=sbom, findings=findings, suppressed=suppressed,
-                      skipped=list(sbom.skipped), warnings=warnings,
-                      scanners=tuple(scanners), database=database, timings=timings,
-                      created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))

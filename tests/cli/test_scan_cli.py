@@ -156,20 +156,6 @@ def test_vex_flag(tmp_path: Path, scanned: list[dict[str, Any]]) -> None:
     assert {s["finding"]["id"] for s in vex} == {"CVE-2023-32681", "CVE-2023-4863"}
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_report_is_exit_3_with_nothing_partial(tmp_path: Path,
-                                                          scanned: list[dict[str, Any]]) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        done = run("dir:.", "-q", "-f", "json:ok.json", "-f", f"sarif:{locked}/r.sarif")
-    finally:
-        locked.chmod(0o700)
-    assert done.exit_code == 3 and "cannot write the report" in done.output
-    assert list(locked.iterdir()) == [] and not (tmp_path / "ok.json").exists()
-
-
 def test_report_that_cannot_be_written_is_exit_3_with_nothing_partial(
         tmp_path: Path, scanned: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk fills up while the second report is written: no report is left at all."""

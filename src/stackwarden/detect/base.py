@@ -48,6 +48,12 @@ class Detector(ABC):
     version: ClassVar[int] = 1  # part of cache keys: bump when results change
     max_bytes: ClassVar[int] = 64 * 1024 * 1024
 
+    def cache_key(self) -> str | None:
+        """What, besides the layer, decides this detector's results (rules, settings): the
+        per-layer cache keys on it. Detectors with configurable rules add their digest; None
+        means results must never be cached."""
+        return f"{self.name}-{self.version}"
+
     @abstractmethod
     def wants(self, target: ScanTarget) -> bool:
         """Whether this content should be read and scanned at all."""

@@ -90,6 +90,38 @@ def suppression_info(s: Suppressed) -> dict[str, str]:
             "justification": "", "expires": ""}
 
 
+def finding_from_dict(raw: dict[str, Any]) -> Finding:
+    """Read back a finding written by `finding_to_dict` (caches, stored reports)."""
+    from stackwarden.core.findings import (
+        CvssScore,
+        FindingKind,
+        FindingLocation,
+        PackageRef,
+    )
+
+    loc = raw.get("location") or {}
+    pkg = raw.get("package")
+    epss = raw.get("epss")
+    return Finding(
+        kind=FindingKind(raw["kind"]), id=raw["id"], title=raw.get("title", ""),
+        severity=Severity(raw.get("severity", "unknown")),
+        location=FindingLocation(path=loc.get("path", ""), line=loc.get("line"),
+                                 end_line=loc.get("end_line"), layer=loc.get("layer"),
+                                 commit=loc.get("commit"), resource=loc.get("resource")),
+        package=None if not pkg else PackageRef(pkg["name"], pkg["version"], pkg.get("type", ""),
+                                                pkg.get("purl", "")),
+        aliases=tuple(raw.get("aliases", ())), description=raw.get("description", ""),
+        fixed_versions=tuple(raw.get("fixed_versions", ())), status=raw.get("status", ""),
+        references=tuple(raw.get("references", ())),
+        cvss=tuple(CvssScore(c["version"], c["vector"], c["score"], c.get("source", ""))
+                   for c in raw.get("cvss", ())),
+        epss=(epss["probability"], epss["percentile"]) if epss else None,
+        kev_due=(raw.get("kev") or {}).get("due_date"), remediation=raw.get("remediation", ""),
+        controls=tuple(raw.get("controls", ())), evidence=dict(raw.get("evidence") or {}),
+        fingerprint=raw.get("fingerprint", ""),
+    )
+
+
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     """Findings per severity, worst first, every level present."""
     counts = Counter(f.severity for f in findings)

@@ -1,0 +1,86 @@
+"""Per-layer detector results on disk, safe for several processes at once.
+
+Key: the layer's diff_id and the detector's `cache_key()` (name, version, rules digest). Each
+entry is one JSON file written under a temporary name and renamed into place, so concurrent
+scans never see half an entry and never wait on a lock (two writers of one key write the same
+bytes). Entries are never modified; `stackwarden cache clean` removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from stackwarden.core.config import cache_dir
+from stackwarden.core.findings import Finding
+from stackwarden.core.models import Skipped
+from stackwarden.detect.base import Detector
+from stackwarden.report.findings_dict import finding_from_dict, finding_to_dict
+
+FORMAT = 1
+
+
+def default_cache_root() -> Path:
+    """`<cache dir>/layers` (`--cache-dir` or STACKWARDEN_CACHE_DIR move it)."""
+    return cache_dir() / "layers"
+
+
+class LayerResultCache:
+    """Detector results per image layer."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_cache_root()
+        self._keys: dict[int, str | None] = {}
+
+    def _path(self, layer: str, detector: Detector) -> Path | None:
+        if id(detector) not in self._keys:
+            self._keys[id(detector)] = detector.cache_key()
+        key = self._keys[id(detector)]
+        if key is None:
+            return None
+        digest = hashlib.sha256(f"{FORMAT}\0{layer}\0{key}".encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}.json"
+
+    def get(self, layer: str, detector: Detector) -> tuple[list[Finding], list[Skipped]] | None:
+        """Cached results, or None when absent or unreadable (then the layer is re-analysed)."""
+        path = self._path(layer, detector)
+        if path is None:
+            return None
+        try:
+            doc = json.loads(path.read_bytes())
+            return ([finding_from_dict(f) for f in doc["findings"]],
+                    [Skipped(s["path"], s["reason"], s.get("by", "")) for s in doc["skipped"]])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, layer: str, detector: Detector, findings: list[Finding],
+            skipped: list[Skipped]) -> None:
+        """Store results atomically; a cache that cannot be written is simply not used."""
+        path = self._path(layer, detector)
+        if path is None:
+            return
+        doc = {"layer": layer, "detector": detector.name,
+               "findings": [finding_to_dict(f) for f in findings],
+               "skipped": [{"path": s.path, "reason": s.reason, "by": s.by} for s in skipped]}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(doc, handle)
+            os.replace(tmp, path)
+        except OSError:
+            return
+
+
+def clean_cache(root: Path | None = None) -> int:
+    """Remove every cached entry; returns how many files were removed."""
+    root = root or default_cache_root()
+    if not root.exists():
+        return 0
+    count = sum(1 for p in root.rglob("*.json"))
+    shutil.rmtree(root, ignore_errors=True)
+    return count

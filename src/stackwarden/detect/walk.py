@@ -1,0 +1,200 @@
+"""One walk over an artifact's content for every detector: each file copy read at most once.
+
+Images: every regular-file copy of every layer, including copies a later layer deleted or
+replaced (they still ship). Directories: every file once. Threads pull copies from the walk
+(reading, hashing, YARA and Hyperscan release the GIL), and a per-layer cache lets a rebuilt
+image re-analyse only the layers that changed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from stackwarden.artifact.base import Artifact, FileEntry
+from stackwarden.core.errors import ArtifactError, LimitExceeded
+from stackwarden.core.findings import Finding
+from stackwarden.core.models import Skipped
+from stackwarden.detect.base import DetectContext, Detector, ScanTarget
+
+Progress = Callable[[str, int, int], None]
+GROWTH = 64 * 1024  # a file may grow this much between listing and reading
+
+
+class LayerCache(Protocol):
+    """Per-layer detector results (see detect/cache.py)."""
+
+    def get(self, layer: str, detector: Detector) -> tuple[list[Finding], list[Skipped]] | None:
+        """Cached results of `detector` on one layer, or None."""
+
+    def put(self, layer: str, detector: Detector, findings: list[Finding],
+            skipped: list[Skipped]) -> None:
+        """Store results of `detector` on one layer."""
+
+
+@dataclass
+class WalkResult:
+    """Findings per detector, skips, and counters (analyser calls prove what the cache saved)."""
+
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    calls: dict[str, int] = field(default_factory=dict)  # detector -> scan() calls
+    cached_layers: dict[str, int] = field(default_factory=dict)  # detector -> layers from cache
+
+
+def artifact_targets(artifact: Artifact) -> Iterator[tuple[FileEntry, ScanTarget]]:
+    """Every regular-file copy once: the final view, then each layer's overwritten or deleted ones.
+
+    A file a later layer deletes (whiteout) or replaces still ships in its own layer, so it is
+    scanned there and marked `deleted`; the layer is the diff_id of the layer holding the copy.
+    """
+    seen: set[tuple[int, str]] = set()
+    for entry in artifact.files():
+        if entry.is_file:
+            seen.add((entry.layer, entry.path))
+            yield entry, ScanTarget(entry.path, entry.size, artifact.layer_digest(entry.layer),
+                                    mode=entry.mode)
+    for index in range(len(artifact.info.layers)):
+        for entry in artifact.layer_files(index):
+            if not entry.is_file or (entry.layer, entry.path) in seen:
+                continue
+            seen.add((entry.layer, entry.path))
+            yield entry, ScanTarget(entry.path, entry.size, artifact.layer_digest(entry.layer),
+                                    deleted=True, mode=entry.mode)
+
+
+def read_copy(artifact: Artifact, entry: FileEntry, limit: int) -> bytes | None:
+    """The bytes of one file copy, or None when it is larger than `limit` (stream it instead)."""
+    if entry.size > limit:
+        return None
+    try:
+        # A read limit near the listed size: a buffered read(n) allocates n bytes first.
+        return artifact.read(entry, limit=min(limit, entry.size + GROWTH))
+    except LimitExceeded:  # grew since it was listed
+        return None
+
+
+def _scan_copy(artifact: Artifact, entry: FileEntry, target: ScanTarget,
+               detectors: Sequence[Detector], ctx: DetectContext,
+               sink: dict[str, list[Finding]], calls: dict[str, int]) -> None:
+    wanting = [d for d in detectors if d.wants(target)]
+    if not wanting:
+        return
+    try:
+        data = read_copy(artifact, entry, max(d.max_bytes for d in wanting))
+    except (ArtifactError, OSError) as exc:
+        ctx.skip(entry.path, f"unreadable: {exc}", "walk")
+        return
+    for detector in wanting:
+        calls[detector.name] = calls.get(detector.name, 0) + 1
+        try:
+            if data is not None and len(data) <= detector.max_bytes:
+                found = list(detector.scan(data, target, ctx))
+            elif hasattr(detector, "scan_stream"):
+                with artifact.open(entry.path, layer=entry.layer) as handle:
+                    found = list(detector.scan_stream(handle, target, ctx))  # type: ignore[attr-defined]
+            else:
+                ctx.skip(entry.path, f"{entry.size} bytes is over the {detector.max_bytes}-byte "
+                                     f"limit of the {detector.name} scanner", detector.name)
+                continue
+        except (ArtifactError, OSError) as exc:
+            ctx.skip(entry.path, f"unreadable: {exc}", detector.name)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the scan
+            ctx.skip(entry.path, f"{detector.name} scan failed: {type(exc).__name__}: {exc}",
+                     detector.name)
+            continue
+        sink.setdefault(detector.name, []).extend(found)
+
+
+def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
+                 cache: LayerCache | None = None, workers: int | None = None,
+                 ctx: DetectContext | None = None,
+                 progress: Progress | None = None) -> WalkResult:
+    """Run `detectors` over every file copy of `artifact` on `workers` threads.
+
+    With a cache (images only), a layer whose results are cached for a detector is not read
+    for it; results of freshly scanned layers are stored per (layer, detector).
+    """
+    ctx = ctx or DetectContext()
+    result = WalkResult(findings={d.name: [] for d in detectors})
+    layered = bool(artifact.info.layers)
+    # which detectors still need each layer
+    todo: dict[str | None, list[Detector]] = {}
+    for index in range(artifact.layer_count):
+        digest = artifact.layer_digest(index)
+        need = []
+        for detector in detectors:
+            hit = cache.get(digest, detector) if cache is not None and layered and digest else None
+            if hit is None:
+                need.append(detector)
+            else:
+                result.findings[detector.name].extend(hit[0])
+                result.skipped.extend(hit[1])
+                result.cached_layers[detector.name] = result.cached_layers.get(detector.name,
+                                                                               0) + 1
+        todo[digest] = need
+    per_layer: dict[tuple[str | None, str], list[Finding]] = {}
+    per_layer_skips: dict[str | None, list[Skipped]] = {}
+    lock = threading.Lock()
+    pending = artifact_targets(artifact)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        sink: dict[str, list[Finding]] = {}
+        calls: dict[str, int] = {}
+        local_ctx = DetectContext(show_secrets=ctx.show_secrets)
+        while True:
+            with lock:
+                try:
+                    item = None if failures else next(pending, None)
+                except BaseException as exc:  # noqa: BLE001 - the walk failed: stop every worker
+                    failures.append(exc)
+                    item = None
+                if item is not None:
+                    result.files += 1
+                    result.bytes += item[0].size
+                    count = result.files
+            if item is None:
+                break
+            entry, target = item
+            wanted = todo.get(target.layer, list(detectors))
+            if wanted:
+                layer_sink: dict[str, list[Finding]] = {}
+                before = len(local_ctx.skipped)
+                _scan_copy(artifact, entry, target, wanted, local_ctx, layer_sink, calls)
+                with lock:
+                    for name, found in layer_sink.items():
+                        per_layer.setdefault((target.layer, name), []).extend(found)
+                    per_layer_skips.setdefault(target.layer, []).extend(
+                        local_ctx.skipped[before:])
+            if progress is not None and count % 500 == 0:
+                progress(f"scanning file contents: {count} files", count, 0)
+        with lock:
+            for name, n in calls.items():
+                result.calls[name] = result.calls.get(name, 0) + n
+
+    threads = [threading.Thread(target=worker, name=f"content-{i}", daemon=True)
+               for i in range(max(1, workers or min(4, os.cpu_count() or 1)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    for digest, need in todo.items():
+        skips = per_layer_skips.get(digest, [])
+        result.skipped.extend(skips)
+        for detector in need:
+            found = per_layer.get((digest, detector.name), [])
+            result.findings[detector.name].extend(found)
+            if cache is not None and layered and digest:
+                cache.put(digest, detector, found, [s for s in skips if s.by in (detector.name,
+                                                                                   "walk")])
+    ctx.skipped.extend(result.skipped)
+    return result
