@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import db, malware
+from stackwarden.cli import cache, db, malware
 from stackwarden.cli.demo import demo
 from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
@@ -25,6 +25,7 @@ app.command("scan")(scan)
 app.add_typer(db.app, name="db")
 app.add_typer(version_app, name="version")
 app.add_typer(malware.app, name="malware")
+app.add_typer(cache.app, name="cache")
 
 
 def main() -> None:

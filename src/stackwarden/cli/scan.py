@@ -28,8 +28,8 @@ TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archi
 def scan(
     target: Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)],
     scanners: Annotated[list[str] | None, typer.Option(
-        "--scanners", help="Scanners to run, comma-separated or repeated (available: vuln).")]
-    = None,
+        "--scanners", help="Scanners to run, comma-separated or repeated: vuln, malware, "
+        "license (default: all).")] = None,
     output_formats: Annotated[list[str] | None, typer.Option(
         "--format", "-f", metavar="FORMAT[:FILE]",
         help=f"Report format, repeatable: {', '.join(SCAN_FORMAT_NAMES)}; FORMAT:FILE writes "
@@ -72,9 +72,28 @@ def scan(
     exit_code: Annotated[int | None, typer.Option(
         "--exit-code", help="Exit code when the gate fails (default 1; 0 reports only). Alone, "
         "it fails the gate on any finding.")] = None,
+    yara_rules: Annotated[list[Path] | None, typer.Option(
+        "--yara-rules", help="A directory of extra YARA rules (.yar/.yara), repeatable; added to "
+        "the built-in rules.")] = None,
+    blocklist: Annotated[list[Path] | None, typer.Option(
+        "--blocklist", help="SHA-256 blocklist (one hash a line, or MalwareBazaar's CSV), "
+        "repeatable.")] = None,
+    clamd: Annotated[str | None, typer.Option(
+        "--clamd", help="clamd to stream files to: a unix socket path or HOST:PORT.")] = None,
+    license_deny: Annotated[list[str] | None, typer.Option(
+        "--license-deny", help="SPDX ids (globs allowed) that fail the license scanner; "
+        "replaces the default (AGPL-*, SSPL-*, OSL-3.0, RPL-*).")] = None,
+    license_allow: Annotated[list[str] | None, typer.Option(
+        "--license-allow", help="When given, only these SPDX ids (globs allowed) are "
+        "acceptable.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="Where per-layer results are cached (default: "
+        "~/.cache/stackwarden/layers).")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Analyse every layer afresh and store nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Scan TARGET for known vulnerabilities and print the findings.
+    """Scan TARGET for vulnerabilities, malware and license problems and print the findings.
 
     Each package is compared with the advisories of its ecosystem using that ecosystem's own version rules; distribution packages are matched by source package against the release the image runs. One vulnerability in one package is one finding listing all its ids (CVE, GHSA, PYSEC, …), with fixed versions, CVSS, EPSS and CISA KEV status.
 
@@ -85,7 +104,9 @@ def scan(
     from stackwarden.artifact.targets import TargetOptions
     from stackwarden.policy import apply_policy, load_policy
     from stackwarden.report import parse_outputs, render_scan
-    from stackwarden.scan import parse_scanners
+    from stackwarden.detect.license import DEFAULT_DENY, LicensePolicy
+    from stackwarden.detect.registry import DetectorOptions
+    from stackwarden.scan import ScanOptions, parse_scanners
     from stackwarden.scan import scan as run_scan
 
     outputs = parse_outputs(output_formats or (), output)
@@ -97,9 +118,16 @@ def scan(
     with progress_status(not quiet) as progress:
         options = TargetOptions(platform=platform, username=username, password=password,
                                 insecure=insecure, progress=progress)
-        result = run_scan(target, scanners=chosen, db_path=db, options=options,
-                          catalogers=catalogers or (), ignore_unfixed=ignore_unfixed,
-                          max_db_age_days=max_db_age, progress=progress)
+        scan_options = ScanOptions(
+            db_path=db, ignore_unfixed=ignore_unfixed, max_db_age_days=max_db_age,
+            catalogers=tuple(catalogers or ()),
+            detectors=DetectorOptions(yara_rules=tuple(yara_rules or ()),
+                                      blocklists=tuple(blocklist or ()), clamd=clamd),
+            licenses=LicensePolicy(deny=tuple(license_deny or DEFAULT_DENY),
+                                   allow=tuple(license_allow or ())),
+            cache_dir=cache_dir, use_cache=not no_cache)
+        result = run_scan(target, scanners=chosen, options=options, scan_options=scan_options,
+                          progress=progress)
     result, decision = apply_policy(result, ignore=rules.ignore, vex=rules.vex, gate=rules.gate)
     write_outputs([(render_scan(result, fmt), path) for fmt, path in outputs])
     for warning in result.warnings:

@@ -1,0 +1,26 @@
+"""`stackwarden cache …`: the per-layer result cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stackwarden.cli.common import handle_errors, stderr
+
+app = typer.Typer(help="Manage the per-layer scan cache.", no_args_is_help=True,
+                  rich_markup_mode=None)
+
+
+@app.command("clean")
+@handle_errors
+def clean(
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="The cache to empty (default: ~/.cache/stackwarden/layers).")] = None,
+) -> None:
+    """Remove every cached layer result (the next scan re-analyses every layer)."""
+    from stackwarden.detect.cache import clean_cache
+
+    removed = clean_cache(cache_dir)
+    stderr.print(f"removed {removed} cached layer results", highlight=False)
