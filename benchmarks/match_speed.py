@@ -59,21 +59,34 @@ def add_synthetic_rows(db_path: Path, wanted: int) -> int:
 
 
 def sample_packages(db_path: Path, count: int) -> list[Package]:
-    """Real (ecosystem, name) pairs from the database with a version inside a range."""
+    """Real (ecosystem, name) pairs from the database, each at its newest fixed version (as in
+    a maintained image: most advisories are fixed, the newest and the unfixed ones still hit)."""
+    from stackwarden.vulndb.versions import InvalidVersion, scheme_for
+
     conn = sqlite3.connect(db_path)
     rows = conn.execute("SELECT ecosystem, package, ranges FROM affected WHERE ecosystem IN "
                         "('PyPI','Go','crates.io','RubyGems','Maven','Alpine') AND release IN "
                         "('', 'v3.20')").fetchall()
     conn.close()
-    random.Random(7).shuffle(rows)
+    fixes: dict[tuple[str, str], list[str]] = {}
+    for ecosystem, name, ranges in rows:
+        found = fixes.setdefault((ecosystem, name), [])
+        for _, events, _ in json.loads(ranges):
+            found += [value for event, value in events if event == "fixed"]
+    names = sorted(fixes)
+    random.Random(7).shuffle(names)
     packages = []
-    for ecosystem, name, ranges in rows[:count]:
-        version = "0.0.1"
-        for kind, events, _ in json.loads(ranges):
-            for event, value in events:
-                if event == "fixed" and value[:1].isdigit():
-                    version = value.split("-")[0] + ("" if ecosystem != "Alpine" else "-r0")
-                    break
+    for ecosystem, name in names:
+        if len(packages) == count:
+            break
+        scheme = scheme_for(ecosystem)
+        try:
+            versions = sorted(fixes[(ecosystem, name)], key=scheme.parse)
+        except (InvalidVersion, TypeError):
+            continue
+        if not versions:
+            continue
+        version = versions[-1]
         meta = {}
         if ecosystem == "Maven":
             group, _, name = name.partition(":")

@@ -34,17 +34,25 @@ def primary_id(ids: set[str]) -> str:
 
 def cluster_hits(hits: Sequence[Hit], records: dict[str, VulnRecord]) -> list[list[Hit]]:
     """Group hits that name the same vulnerability (shared id or alias) into one cluster."""
-    clusters: list[tuple[set[str], list[Hit]]] = []
-    for hit in hits:
+    parent = list(range(len(hits)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, hit in enumerate(hits):
         record = records.get(hit.row.vuln_id)
-        names = {hit.row.vuln_id, *(record.aliases if record else ())}
-        joined = [c for c in clusters if c[0] & names]
-        for c in joined:
-            clusters.remove(c)
-            names |= c[0]
-        merged = [h for c in joined for h in c[1]] + [hit]
-        clusters.append((names, merged))
-    return [c[1] for c in clusters]
+        for name in (hit.row.vuln_id, *(record.aliases if record else ())):
+            j = owner.setdefault(name, i)
+            if j != i:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[Hit]] = {}
+    for i, hit in enumerate(hits):
+        groups.setdefault(root(i), []).append(hit)
+    return list(groups.values())
 
 
 def _severity(pkg: Package, hits: Sequence[Hit], records: Sequence[VulnRecord],
@@ -74,7 +82,8 @@ def build_findings(matched: Sequence[tuple[Package, list[Hit]]],
     records = db.vulnerabilities(direct)
     aliases = {a for r in records.values() for a in r.aliases}
     # Records that share an alias (a GHSA for the same CVE) lend severity and references.
-    related_ids = {i for ids in db.ids_for_aliases(aliases | direct).values() for i in ids}
+    related_ids = {i for ids in db.ids_for_aliases(aliases | direct, informative=True).values()
+                   for i in ids}
     records.update(db.vulnerabilities(related_ids - set(records)))
     all_cves = {i for r in records.values() for i in (r.id, *r.aliases) if i.startswith("CVE-")}
     kev = db.kev(all_cves)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import SBOM, OSRelease, Package, PackageType
@@ -19,6 +21,9 @@ from stackwarden.vulndb.requirements import satisfies
 from stackwarden.vulndb.store import AffectedRow, VulnDB
 from stackwarden.vulndb.versions import InvalidVersion, scheme_for
 
+# Feeds whose release is written exactly as the OS reports it ("Alpine:v3.20", "Debian:12"):
+# the database filters those by release itself.
+EXACT_RELEASES = frozenset({"Alpine", "Debian"})
 _LANGUAGE = {PackageType.PYTHON: "PyPI", PackageType.NPM: "npm", PackageType.GO: "Go",
              PackageType.RUST: "crates.io", PackageType.JAVA: "Maven",
              PackageType.GEM: "RubyGems", PackageType.COMPOSER: "Packagist",
@@ -86,15 +91,23 @@ def query_for(pkg: Package, os_release: OSRelease | None) -> PackageQuery | str:
     return PackageQuery(ecosystem, "", (normalize_name(ecosystem, name),), version)
 
 
-def _in_range(version: str, rng: Range, ecosystem: str) -> tuple[bool, tuple[str, ...]]:
-    """OSV's algorithm for one range: walk the sorted events, toggling on introduced/fixed."""
-    scheme = scheme_for("semver" if rng.type == "SEMVER" else ecosystem)
-    key = scheme.parse(version)
+@lru_cache(maxsize=65536)
+def _sorted_events(rng: Range, scheme_name: str) -> tuple[tuple[Any, str, str], ...]:
+    """A range's events parsed in its scheme and sorted (introduced "0" first), once per range."""
+    scheme = scheme_for(scheme_name)
     events = []
     for kind, value in rng.events:
         bound = None if value == "0" and kind == "introduced" else scheme.parse(value)
         events.append((bound, kind, value))
     events.sort(key=lambda e: (e[0] is not None, e[0]) if e[0] is not None else (False, 0))
+    return tuple(events)
+
+
+def _in_range(version: str, rng: Range, ecosystem: str) -> tuple[bool, tuple[str, ...]]:
+    """OSV's algorithm for one range: walk the sorted events, toggling on introduced/fixed."""
+    scheme_name = "semver" if rng.type == "SEMVER" else ecosystem
+    key = scheme_for(scheme_name).parse(version)
+    events = _sorted_events(rng, scheme_name)
     affected = False
     for bound, kind, _ in events:
         if kind == "introduced":
@@ -165,8 +178,9 @@ def match_packages(packages: Iterable[Package], os_release: OSRelease | None, db
             result.unmatched.append((pkg, query))
             continue
         hits: list[Hit] = []
+        exact = query.release if query.ecosystem in EXACT_RELEASES and query.release else None
         for name in query.names:
-            for row in db.affected(query.ecosystem, name):
+            for row in db.affected(query.ecosystem, name, exact):
                 if not release_matches(query.ecosystem, row.release, query.release):
                     continue
                 try:

@@ -117,6 +117,11 @@ def _ranges_from_json(text: str) -> tuple[Range, ...]:
                  for t, events, reqs in json.loads(text))
 
 
+@cache
+def _versions_from_json(text: str) -> frozenset[str]:
+    return frozenset(json.loads(text))
+
+
 class VulnDB:
     """Read access to a database file; every SQLite error becomes a VulnDBError."""
 
@@ -140,7 +145,7 @@ class VulnDB:
             raise VulnDBError(f"schema version {version!r}, this StackWarden reads "
                               f"{SCHEMA_VERSION}; rebuild or update the database",
                               source=str(self.path))
-        self._affected_cache: dict[tuple[str, str], list[AffectedRow]] = {}
+        self._affected_cache: dict[tuple[str, str, str | None], list[AffectedRow]] = {}
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -148,16 +153,23 @@ class VulnDB:
         except sqlite3.DatabaseError as exc:
             raise VulnDBError(f"corrupt database: {exc}", source=str(self.path)) from exc
 
-    def affected(self, ecosystem: str, package: str) -> list[AffectedRow]:
-        """Every stored affected entry for one package of one ecosystem."""
-        key = (ecosystem, package)
+    def affected(self, ecosystem: str, package: str, release: str | None = None
+                 ) -> list[AffectedRow]:
+        """Every stored affected entry for one package of one ecosystem; with `release`, only
+        the entries for that exact release and release-less ones (Alpine branches, Debian
+        releases: per-release feeds repeat a package many times)."""
+        key = (ecosystem, package, release)
         rows = self._affected_cache.get(key)
         if rows is None:
+            sql = ("SELECT vuln_id, ecosystem, release, package, ranges, versions, severity, "
+                   "status FROM affected WHERE ecosystem=? AND package=?")
+            params: tuple[str, ...] = (ecosystem, package)
+            if release is not None:
+                sql += " AND release IN ('', ?)"
+                params += (release,)
             rows = [AffectedRow(r[0], r[1], r[2], r[3], _ranges_from_json(r[4]),
-                                frozenset(json.loads(r[5])), r[6], r[7])
-                    for r in self._query(
-                        "SELECT vuln_id, ecosystem, release, package, ranges, versions, "
-                        "severity, status FROM affected WHERE ecosystem=? AND package=?", key)]
+                                _versions_from_json(r[5]), r[6], r[7])
+                    for r in self._query(sql, params)]
             self._affected_cache[key] = rows
         return rows
 
@@ -180,11 +192,18 @@ class VulnDB:
                                  tuple(json.loads(r[8])), tuple(json.loads(r[9])))
                 for r in rows}
 
-    def ids_for_aliases(self, aliases: Iterable[str]) -> dict[str, set[str]]:
-        """For each alias (e.g. a CVE), the vulnerability ids that name it."""
+    def ids_for_aliases(self, aliases: Iterable[str], *, informative: bool = False
+                        ) -> dict[str, set[str]]:
+        """For each alias (e.g. a CVE), the vulnerability ids that name it; `informative` keeps
+        only records that carry a summary, a severity or CVSS (the ones worth reading for
+        enrichment: per-branch distribution records repeat a CVE dozens of times, bare)."""
+        sql = "SELECT alias, id FROM aliases WHERE alias IN ({marks})"
+        if informative:
+            sql = ("SELECT a.alias, a.id FROM aliases a JOIN vulnerabilities v ON v.id = a.id "
+                   "WHERE a.alias IN ({marks}) AND (v.summary != '' OR v.severity != '' OR "
+                   "v.cvss != '[]')")
         found: dict[str, set[str]] = {}
-        for alias, vid in self._where_in(
-                "SELECT alias, id FROM aliases WHERE alias IN ({marks})", aliases):
+        for alias, vid in self._where_in(sql, aliases):
             found.setdefault(alias, set()).add(vid)
         return found
 
