@@ -34,7 +34,8 @@ ACTIVE = ("new", "open", "reopened")
 def parse_json(data: bytes) -> Any:
     """JSON bytes -> value, or a 400 naming where the syntax broke."""
     try:
-        return json.loads(data)
+        # decode first: json.loads(bytes) would guess UTF-16/32 from a byte-order mark
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise bad_request("the body is not UTF-8 JSON", code="malformed_json") from None
     except json.JSONDecodeError as exc:
