@@ -19,7 +19,7 @@ def demo(
     """Build the bundled sample image and print its SBOM.
 
     The image is assembled from real packages: Debian .debs fetched with apt-get, Python wheels fetched with pip and npm tarballs from the npm registry (downloads are cached). It is then inventoried exactly as `stackwarden sbom oci-dir:DIR` would.
-    """  # noqa: E501
+    """
     from stackwarden.catalog.sbom import generate_sbom
     from stackwarden.report import render_sbom
     from stackwarden.sample.image import build_sample_image

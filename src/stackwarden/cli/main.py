@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from stackwarden import __version__
-from stackwarden.cli import db
+from stackwarden.cli import audit, db, server
 from stackwarden.cli.demo import demo
-from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
+from stackwarden.cli.scan import scan
 
 app = typer.Typer(
     name="stackwarden",
@@ -23,6 +23,9 @@ app.command("sbom")(sbom)
 app.command("demo")(demo)
 app.command("scan")(scan)
 app.add_typer(db.app, name="db")
+app.add_typer(server.app, name="server")
+app.command("worker")(server.worker)
+app.add_typer(audit.app, name="audit")
 
 
 @app.command("version")

@@ -49,13 +49,19 @@ def scan(
         "--catalogers", help="Choose catalogers by name or tag (see `stackwarden sbom --help`).")]
     = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Also upload the JSON report to this StackWarden server (URL).")]
+    = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="STACKWARDEN_TOKEN", show_envvar=True,
+        help="API token with the scan:submit scope, for --server.")] = None,
 ) -> None:
     """Scan TARGET for known vulnerabilities and print the findings.
 
     Each package is compared with the advisories of its ecosystem using that ecosystem's own version rules; distribution packages are matched by source package against the release the image runs. One vulnerability in one package is one finding listing all its ids (CVE, GHSA, PYSEC, …), with fixed versions, CVSS, EPSS and CISA KEV status.
 
     Exit codes: 0 scan done, 2 usage or configuration error, 3 scan error.
-    """  # noqa: E501
+    """
     from stackwarden.artifact.targets import TargetOptions
     from stackwarden.report import render_scan
     from stackwarden.scan import parse_scanners
@@ -64,6 +70,8 @@ def scan(
     if output_format not in SCAN_FORMAT_NAMES:
         raise UsageError(f"unknown format {output_format!r} (choose from "
                          f"{', '.join(SCAN_FORMAT_NAMES)})", source="--format")
+    if server and not token:
+        raise UsageError("--server needs --token (or STACKWARDEN_TOKEN)", source="--token")
     chosen = parse_scanners(scanners or ())
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with progress_status(not quiet) as progress:
@@ -73,5 +81,11 @@ def scan(
                           catalogers=catalogers or (), ignore_unfixed=ignore_unfixed,
                           max_db_age_days=max_db_age, progress=progress)
     write_output(render_scan(result, output_format), output)
+    if server and token:
+        from stackwarden.server.client import upload_report
+
+        sent = upload_report(server, token, render_scan(result, "json"))
+        stderr.print(f"uploaded to {server}: scan {sent.get('scan_id')}, {sent.get('new')} new, "
+                     f"{sent.get('fixed')} fixed", highlight=False, markup=False)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

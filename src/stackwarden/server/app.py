@@ -71,6 +71,15 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app for `uvicorn --factory` (each API process reads STACKWARDEN_SERVER_* itself)."""
+    from stackwarden.server.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    return create_app(load_settings())
+
+
 def _install_operational(app: FastAPI, ctx: ServerContext, metrics: Metrics) -> None:
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:

@@ -113,14 +113,14 @@ class InProcessRunner:
 CELERY_TASK = "stackwarden.run_job"
 
 
-def celery_app(broker_url: str) -> Any:
+def celery_app(broker_url: str, queue: str = "stackwarden") -> Any:
     """The Celery application shared by the API (sender) and `stackwarden worker` (consumer)."""
     from celery import Celery
 
     app = Celery("stackwarden", broker=broker_url)
     app.conf.update(task_ignore_result=True, task_acks_late=True,
                     task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-                    broker_connection_retry_on_startup=True, task_default_queue="stackwarden",
+                    broker_connection_retry_on_startup=True, task_default_queue=queue,
                     worker_hijack_root_logger=False)
     return app
 
@@ -128,8 +128,8 @@ def celery_app(broker_url: str) -> Any:
 class CeleryRunner:
     """Distributed mode: Celery on Redis; `stackwarden worker` processes run the jobs."""
 
-    def __init__(self, broker_url: str) -> None:
-        self.app = celery_app(broker_url)
+    def __init__(self, broker_url: str, queue: str = "stackwarden") -> None:
+        self.app = celery_app(broker_url, queue)
 
     def submit(self, job_id: str) -> None:
         """Send the job id to the broker."""
@@ -143,13 +143,13 @@ class CeleryRunner:
 def make_runner(ctx: ServerContext) -> JobRunner:
     """Celery when a broker is configured, else the in-process pool."""
     if ctx.settings.broker_url:
-        return CeleryRunner(ctx.settings.broker_url)
+        return CeleryRunner(ctx.settings.broker_url, ctx.settings.job_queue)
     return InProcessRunner(ctx, ctx.settings.job_threads)
 
 
 def worker_app(ctx: ServerContext) -> Any:
     """The Celery app with the one task that runs any job, for `stackwarden worker`."""
-    app = celery_app(ctx.settings.broker_url)
+    app = celery_app(ctx.settings.broker_url, ctx.settings.job_queue)
 
     @app.task(name=CELERY_TASK)
     def _run(job_id: str) -> str:

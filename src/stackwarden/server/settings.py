@@ -35,6 +35,7 @@ class ServerSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""  # empty: SQLite file data_dir/stackwarden.db
     broker_url: str = ""  # empty: in-process jobs; redis://… : Celery
+    job_queue: str = "stackwarden"  # the Celery queue the API sends to and workers read
     signing_key: Path | None = None  # empty: data_dir/audit-signing-key.pem
     trusted_public_keys: list[Path] = []  # earlier signing keys whose checkpoints still count
     migrate_on_start: bool = True

@@ -8,9 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x53574D49  # "SWMI": the advisory lock key migrations hold on PostgreSQL
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -35,6 +36,17 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the database to the newest schema; returns (before, after) revisions."""
-    before = current_revision(engine)
-    command.upgrade(alembic_config(engine), "head")
+    if engine.dialect.name != "postgresql":
+        before = current_revision(engine)
+        command.upgrade(alembic_config(engine), "head")
+        return before, head_revision()
+    # Several API processes may start at once: one migrates, the others wait for it.
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        try:
+            before = current_revision(engine)
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            lock.commit()
     return before, head_revision()
