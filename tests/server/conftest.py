@@ -131,5 +131,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from stackwarden.server import auth
 
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(auth, "_hasher", hasher)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", hasher.hash("dummy"))
