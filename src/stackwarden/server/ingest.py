@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from stackwarden.server.auth import utcnow
@@ -49,13 +49,21 @@ def validation_problems(exc: ValidationError, limit: int = 20) -> list[dict[str,
             for err in exc.errors(include_input=False, include_url=False)[:limit]]
 
 
-def parse_report(data: bytes) -> ScanReport:
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A validated report and the findings exactly as submitted (stored as they came)."""
+
+    report: ScanReport
+    raw_findings: list[dict[str, Any]]
+
+
+def parse_report(data: bytes) -> Submission:
     """Validate a submitted report (400 malformed JSON, 422 not a scan report)."""
     doc = parse_json(data)
     if not isinstance(doc, dict):
         raise bad_request("a scan report is a JSON object", code="schema_violation", status=422)
     try:
-        return ScanReport.model_validate(doc)
+        return Submission(ScanReport.model_validate(doc), doc["findings"])
     except ValidationError as exc:
         problems = validation_problems(exc)
         first = problems[0]
@@ -152,9 +160,10 @@ def _columns(f: ReportFinding, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def ingest_report(session: Session, data: bytes, actor: str, log: Any,
-                  report: ScanReport | None = None) -> IngestResult:
+                  parsed: Submission | None = None) -> IngestResult:
     """Store one report and update the findings of its asset, in the caller's transaction."""
-    report = report or parse_report(data)
+    parsed = parsed or parse_report(data)
+    report = parsed.report
     now = utcnow()
     ident = asset_identity(report)
     asset = _upsert_asset(session, ident)
@@ -173,7 +182,7 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
 
     raws = {}
     by_fp: dict[str, ReportFinding] = {}
-    for f, raw in zip(report.findings, _raw_findings(report), strict=True):
+    for f, raw in zip(report.findings, parsed.raw_findings, strict=True):
         by_fp[f.fingerprint] = f
         raws[f.fingerprint] = raw
     existing = {fp: (fid, state) for fid, fp, state in session.execute(
@@ -187,7 +196,7 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
             fid, state = existing[fp]
             new_state = "reopened" if state == "fixed" else "open"
             counts["reopened" if new_state == "reopened" else "open"] += 1
-            updates.append({"id": fid, **cols, "state": new_state, "last_seen": now,
+            updates.append({"fid": fid, **cols, "state": new_state, "last_seen": now,
                             "last_scan_id": scan.id, "fixed_at": None})
         else:
             counts["new"] += 1
@@ -201,10 +210,14 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
         # only kinds this scan looked for can be declared fixed (a vuln-only scan says
         # nothing about secrets)
         gone = _filter_kinds(session, gone, kinds)
+    table = FindingRow.__table__
+    # Core executemany, not ORM bulk operations: a third of the time for 10,000 rows.
     for chunk in _chunks(inserts, 2000):
-        session.execute(insert(FindingRow), chunk)
+        session.execute(table.insert(), chunk)
     if updates:
-        session.execute(update(FindingRow), updates)
+        by_id = update(table).where(table.c.id == bindparam("fid"))
+        for chunk in _chunks(updates, 2000):
+            session.execute(by_id, chunk)
     for chunk in _chunks(gone, 2000):
         session.execute(update(FindingRow).where(FindingRow.id.in_(chunk))
                         .values(state="fixed", fixed_at=now, last_scan_id=scan.id))
@@ -214,10 +227,6 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
     log.append(session, actor, "scan.submit", f"scan:{scan.id}",
                {**result.to_dict(), "asset": f"{ident.kind}:{ident.key}"})
     return result
-
-
-def _raw_findings(report: ScanReport) -> list[dict[str, Any]]:
-    return [f.model_dump(mode="json", exclude_none=False) for f in report.findings]
 
 
 def _filter_kinds(session: Session, ids: list[int], kinds: list[str]) -> list[int]:

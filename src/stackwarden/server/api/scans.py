@@ -45,11 +45,12 @@ def scan_to_dict(scan: Scan) -> dict[str, Any]:
 async def submit_scan(request: Request, response: Response, ctx: Ctx,
                       wait: bool = True, caller: Principal = Submitter) -> dict[str, Any]:
     """Submit a scan report; with wait=false it is queued as an `ingest_report` job (202)."""
-    require_json(request)
-    data = await read_body(request, ctx.settings.max_report_bytes)
-    report = parse_report(data)  # reject bad input now, whichever way it is ingested
     from starlette.concurrency import run_in_threadpool
 
+    require_json(request)
+    data = await read_body(request, ctx.settings.max_report_bytes)
+    # validate now, whichever way it is ingested, so bad input is a 4xx to the submitter
+    report = await run_in_threadpool(parse_report, data)
     if wait:
         return await run_in_threadpool(_ingest_now, ctx, data, caller.username, report)
     job = await run_in_threadpool(_queue, ctx, "ingest_report", caller.username, data, {})
