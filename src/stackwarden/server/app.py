@@ -85,8 +85,10 @@ def _install_operational(app: FastAPI, ctx: ServerContext, metrics: Metrics) -> 
     async def measure(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        route = getattr(request.scope.get("route"), "path", None)
+        # routers are included under API; their routes know only their own part of the path
+        path = ("unmatched" if route is None else
+                API + route if request.url.path.startswith(API + "/") else route)
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
         return response
