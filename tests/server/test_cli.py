@@ -233,3 +233,21 @@ def test_celery_worker_runs_jobs(database_url: str, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
         next(gen, None)
+
+
+def test_unreachable_broker_gives_503(database_url: str, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    gen = make_server(database_url, tmp_path, broker_url=f"redis://127.0.0.1:{port}/0")
+    server = next(gen)
+    try:
+        from stackwarden.server import jobs
+
+        started = time.monotonic()
+        r = server.post("/api/v1/scans", params={"wait": "false"}, json=report([finding("a")]))
+        assert r.status_code == 503 and r.json()["error"]["code"] == "broker_unavailable"
+        assert time.monotonic() - started < 20
+        failed = server.get("/api/v1/jobs", params={"state": "failed"}).json()["items"]
+        assert len(failed) == 1 and "unreachable" in failed[0]["error"]
+        assert jobs.TASKS  # the task registry loaded with the runner
+    finally:
+        next(gen, None)

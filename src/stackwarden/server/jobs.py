@@ -85,6 +85,13 @@ def run_job(ctx: ServerContext, job_id: str) -> str:
     return state
 
 
+def mark_failed(ctx: ServerContext, job_id: str, error: str) -> None:
+    """Record a job as failed without running it (e.g. it could not be handed to a runner)."""
+    with ctx.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id, Job.state == "queued").values(
+            state="failed", finished_at=utcnow(), error=error, payload=None))
+
+
 class InProcessRunner:
     """Embedded mode: a small thread pool in the API process."""
 
@@ -121,7 +128,10 @@ def celery_app(broker_url: str, queue: str = "stackwarden") -> Any:
     app.conf.update(task_ignore_result=True, task_acks_late=True,
                     task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
                     broker_connection_retry_on_startup=True, task_default_queue=queue,
-                    worker_hijack_root_logger=False)
+                    worker_hijack_root_logger=False, broker_connection_timeout=3,
+                    # a request that queues a job must not hang on a dead broker
+                    task_publish_retry_policy={"max_retries": 2, "interval_start": 0,
+                                               "interval_step": 0.5, "interval_max": 1})
     return app
 
 

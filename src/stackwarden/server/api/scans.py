@@ -70,7 +70,14 @@ def _queue(ctx: Any, kind: str, actor: str, payload: bytes | None,
         job = create_job(session, kind, actor, ctx.audit, params=params, payload=payload)
         out = job_to_dict(job)
     if ctx.runner is not None:
-        ctx.runner.submit(out["id"])
+        try:
+            ctx.runner.submit(out["id"])
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the job must not hang
+            from stackwarden.server.jobs import mark_failed
+
+            mark_failed(ctx, out["id"], f"the job broker is unreachable ({type(exc).__name__})")
+            raise ApiError(503, "broker_unavailable", "the job queue is unreachable; the job "
+                           f"{out['id']} was recorded as failed; retry shortly") from None
     return out
 
 
