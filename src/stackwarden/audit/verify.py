@@ -121,6 +121,9 @@ def _entry_problem(entry: AuditEntry, position: int, prev_hash: str) -> Problem 
     if entry.compute_hash() != entry.hash:
         return Problem(position, "the entry's content does not match its hash (modified)")
     if entry.prev_hash != prev_hash:
-        return Problem(position, "the entry does not link to the previous entry's hash "
-                                 "(an entry before it was removed, inserted or changed)")
+        # Either the previous entry was changed and re-hashed, or this link was altered: the
+        # earliest entry that may be bad is the previous one.
+        return Problem(max(1, position - 1),
+                       f"entry {position} does not link to entry {position - 1}'s hash "
+                       f"(entry {position - 1} changed and re-hashed, or the link altered)")
     return None

@@ -137,7 +137,7 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None,
         before, after = upgrade(db.engine)
     except SQLAlchemyError as exc:  # one line, never a traceback
         raise StackWardenError(f"migration failed: {type(exc).__name__}: "
-                               f"{str(exc.orig or exc)[:300]}") from None
+                               f"{str(getattr(exc, 'orig', None) or exc)[:300]}") from None
     finally:
         db.dispose()
     typer.echo(f"database schema: {before or 'empty'} -> {after}")

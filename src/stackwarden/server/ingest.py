@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from stackwarden.server.auth import utcnow
@@ -210,7 +210,7 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
         # only kinds this scan looked for can be declared fixed (a vuln-only scan says
         # nothing about secrets)
         gone = _filter_kinds(session, gone, kinds)
-    table = FindingRow.__table__
+    table: Table = FindingRow.__table__  # type: ignore[assignment]
     # Core executemany, not ORM bulk operations: a third of the time for 10,000 rows.
     for chunk in _chunks(inserts, 2000):
         session.execute(table.insert(), chunk)
