@@ -90,30 +90,35 @@ def load_findings(ctx: ServerContext, total: int, assets: int = 1000) -> float:
             f"'sha256:bench' || i, 'bench/app' || i, NULL, {now} FROM {series}"), {"n": assets})
         first = conn.execute(text("SELECT min(id) FROM assets WHERE key LIKE 'sha256:bench%'")
                              ).scalar_one()
+        # Independent random columns (the database's random()): columns derived from the
+        # same counter would be correlated, and some filter combinations would match nothing.
+        rnd = "floor(random() * {n})" if pg else "(abs(random()) % {n})"
+        r6, r4, r5, r97 = (rnd.format(n=n) for n in (6, 4, 5, 97))
         conn.execute(text(
             "INSERT INTO findings (asset_id, fingerprint, kind, vuln_id, title, severity, "
             "severity_rank, package_name, package_version, purl, path, fix_available, kev, epss, "
             "state, first_seen, last_seen, first_scan_id, last_scan_id, triage, triage_reason, "
             "triage_by, triage_approver, data) SELECT "
-            f":first + (i % {assets}), 'b' || i, "
-            "CASE WHEN i % 50 = 0 THEN 'secret' ELSE 'vulnerability' END, "
-            "'CVE-2024-' || (i % 9000), 'a benchmark finding', "
-            "CASE i % 6 WHEN 0 THEN 'critical' WHEN 1 THEN 'high' WHEN 2 THEN 'medium' "
-            "WHEN 3 THEN 'low' WHEN 4 THEN 'negligible' ELSE 'unknown' END, "
-            "5 - (i % 6), CASE WHEN i % 700 = 0 THEN 'openssl' ELSE 'pkg' || (i % 700) END, "
-            "'1.0', '', '/usr/lib', "
-            f"{boolean('i % 5 < 3')}, {boolean('i % 97 = 0')}, NULL, "
-            "CASE i % 4 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'fixed' "
-            f"ELSE 'reopened' END, {age}, {now}, 1, 1, '', '', '', '', '{{}}' FROM {series}"),
+            f"asset_id, 'b' || i, kind, vuln_id, 'a benchmark finding', "
+            "CASE sev WHEN 5 THEN 'critical' WHEN 4 THEN 'high' WHEN 3 THEN 'medium' "
+            "WHEN 2 THEN 'low' WHEN 1 THEN 'negligible' ELSE 'unknown' END, sev, package_name, "
+            f"'1.0', '', '/usr/lib', {boolean('fix < 3')}, {boolean('kev = 0')}, NULL, "
+            "CASE st WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'fixed' "
+            f"ELSE 'reopened' END, {age}, {now}, 1, 1, '', '', '', '', '{{}}' FROM (SELECT i, "
+            f":first + (i % {assets}) AS asset_id, "
+            "CASE WHEN i % 50 = 0 THEN 'secret' ELSE 'vulnerability' END AS kind, "
+            "'CVE-2024-' || (i % 9000) AS vuln_id, "
+            "CASE WHEN i % 700 = 0 THEN 'openssl' ELSE 'pkg' || (i % 700) END AS package_name, "
+            f"{r6} AS sev, {r4} AS st, {r5} AS fix, {r97} AS kev FROM {series}) AS src"),
             {"n": total, "first": first})
         conn.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
 
 def bench_list(client: TestClient, auth: dict[str, str], requests: int, asset_ids: list[int]
-               ) -> tuple[float, float, float, dict[str, float]]:
+               ) -> tuple[float, float, float, dict[str, float], float]:
     rnd = random.Random(7)
-    times = []
+    times, cpu_times = [], []
     per_filter: dict[str, list[float]] = {}
     for n in range(requests):
         params: dict[str, Any] = dict(rnd.choice(FILTERS))
@@ -124,9 +129,10 @@ def bench_list(client: TestClient, auth: dict[str, str], requests: int, asset_id
         for _page in range(1 + n % 3):  # first pages and deeper ones through cursors
             if cursor:
                 params["cursor"] = cursor
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             r = client.get("/api/v1/findings", params=params, headers=auth)
             times.append(time.perf_counter() - started)
+            cpu_times.append(time.process_time() - cpu)
             label = ",".join(f"{k}={v}" for k, v in sorted(params.items())
                              if k not in ("limit", "cursor", "asset_id")) or "-"
             per_filter.setdefault(label, []).append(times[-1])
@@ -136,7 +142,9 @@ def bench_list(client: TestClient, auth: dict[str, str], requests: int, asset_id
                 break
     times.sort()
     worst = {k: max(v) for k, v in per_filter.items()}
-    return (statistics.median(times), times[int(len(times) * 0.95) - 1], times[-1], worst)
+    cpu_times.sort()
+    return (statistics.median(times), times[int(len(times) * 0.95) - 1], times[-1], worst,
+            cpu_times[int(len(cpu_times) * 0.95) - 1])
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace, tmp: Path) -> None:
@@ -157,12 +165,13 @@ def run_backend(name: str, url: str, args: argparse.Namespace, tmp: Path) -> Non
                 count = session.execute(text("SELECT count(*) FROM findings")).scalar_one()
                 asset_ids = list(session.execute(text("SELECT id FROM assets")).scalars())
             print(f"{name:<10} loaded {count:,} findings in {loaded:.1f} s", flush=True)
-            p50, p95, worst, by_filter = bench_list(client, auth, args.requests, asset_ids)
+            p50, p95, worst, by_filter, cpu95 = bench_list(client, auth, args.requests, asset_ids)
             slowest = sorted(by_filter.items(), key=lambda kv: -kv[1])[:4]
             print(f"{name:<10} slowest filters: " + "; ".join(
                 f"{k} {v * 1000:.0f} ms" for k, v in slowest), flush=True)
             print(f"{name:<10} filtered page of 50 with {count:,} stored: p50 {p50 * 1000:.1f} ms,"
-                  f" p95 {p95 * 1000:.1f} ms, max {worst * 1000:.1f} ms (goal p95 < 200 ms)",
+                  f" p95 {p95 * 1000:.1f} ms, max {worst * 1000:.1f} ms (goal p95 < 200 ms); "
+                  f"p95 CPU in this process {cpu95 * 1000:.1f} ms",
                   flush=True)
     finally:
         ctx.close()
