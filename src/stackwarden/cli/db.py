@@ -29,7 +29,7 @@ def build(
     """Build a vulnerability database from local advisory sources.
 
     Malformed records are skipped and counted; the first reasons are shown. The file is written under a temporary name and renamed when complete, so a failed build never leaves a half-written database.
-    """  # noqa: E501
+    """
     from stackwarden.vulndb.build import build_database
 
     with progress_status(not quiet) as progress:
@@ -83,7 +83,7 @@ def rematch(
     """Re-match stored SBOMs against the current database and print what changed.
 
     No image is pulled or read: the packages come from the stored report. For a scan report, findings are compared with the ones it recorded (new, fixed, unchanged); for a plain SBOM every finding is new.
-    """  # noqa: E501
+    """
     from stackwarden.vulndb.rematch import rematch_files
 
     with progress_status(True) as progress:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import cache, db, malware
+from stackwarden.cli import audit, cache, db, malware, server
 from stackwarden.cli.demo import demo
-from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
+from stackwarden.cli.scan import scan
 from stackwarden.cli.version import version_app
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(version_app, name="version")
 app.add_typer(malware.app, name="malware")
 app.add_typer(cache.app, name="cache")
+app.add_typer(server.app, name="server")
+app.command("worker")(server.worker)
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def sbom(
     Every package of every supported ecosystem is listed with its version, PURL, licenses, locations and the image layer that introduced it. Files that could not be read are listed with the reason; the inventory of everything else completes.
 
     Examples: stackwarden sbom dir:. ; stackwarden sbom oci-dir:./image --format cyclonedx -o sbom.cdx.json ; stackwarden sbom registry:localhost:5000/app:1.0 --platform linux/arm64
-    """  # noqa: E501
+    """
     from stackwarden.artifact.targets import TargetOptions
     from stackwarden.catalog.sbom import generate_sbom
     from stackwarden.report import render_sbom

@@ -92,6 +92,12 @@ def scan(
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Analyse every layer afresh and store nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Also upload the JSON report to this StackWarden server (URL).")]
+    = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="STACKWARDEN_TOKEN", show_envvar=True,
+        help="API token with the scan:submit scope, for --server.")] = None,
 ) -> None:
     """Scan TARGET for vulnerabilities, malware and license problems and print the findings.
 
@@ -111,6 +117,8 @@ def scan(
 
     outputs = parse_outputs(output_formats or (), output)
     check_output_paths([path for _, path in outputs])
+    if server and not token:
+        raise UsageError("--server needs --token (or STACKWARDEN_TOKEN)", source="--token")
     chosen = parse_scanners(scanners or ())
     rules = load_policy(policy_file=policy, ignore_file=ignore_file, vex_files=vex or (),
                         fail_on=fail_on, exit_code=exit_code)
@@ -130,6 +138,12 @@ def scan(
                           progress=progress)
     result, decision = apply_policy(result, ignore=rules.ignore, vex=rules.vex, gate=rules.gate)
     write_outputs([(render_scan(result, fmt), path) for fmt, path in outputs])
+    if server and token:
+        from stackwarden.server.client import upload_report
+
+        sent = upload_report(server, token, render_scan(result, "json"))
+        stderr.print(f"uploaded to {server}: scan {sent.get('scan_id')}, {sent.get('new')} new, "
+                     f"{sent.get('fixed')} fixed", highlight=False, markup=False)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     for line in decision.summary():
