@@ -16,6 +16,7 @@ from stackwarden.cli.common import (
     stderr,
     write_outputs,
 )
+from stackwarden.core.errors import UsageError
 from stackwarden.report import SCAN_FORMAT_NAMES
 
 TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archive:, "
