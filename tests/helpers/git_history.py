@@ -12,7 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers.fake_secrets import GENERATORS, stdlib_sources
+from tests.helpers.fake_secrets import GENERATORS
+from tests.helpers.planted import stdlib_sources
 
 _INLINE = ("github-pat", "npm-token", "slack-bot", "stripe-live", "gcp-api-key", "sendgrid",
            "gitlab-pat", "postgres-uri", "openai", "dockerhub-pat")

@@ -156,3 +156,19 @@ def test_every_planted_secret_gitleaks_finds_in_history(generated: tuple[Path, l
             for f in scan_git_history(root, engine=engine).findings}
     truth = {(p.sha, p.path, p.line) for p in planted}
     assert theirs & truth <= ours
+
+
+def test_oversized_additions_are_listed_as_skipped(repo: tuple[Path, dict[str, str]],
+                                                   tmp_path: Path) -> None:
+    from stackwarden.detect.secrets.rules import load_ruleset
+    from tests.detect.secrets.conftest import HS_CACHE
+
+    root, shas = repo
+    commit(root, {"big.txt": "x" * 300 + "\n"}, "big", "2023-04-01T10:00:00Z")
+    config = tmp_path / "limits.toml"
+    config.write_text("[settings]\nmax_file_bytes = 200\n")
+    engine = Engine(load_ruleset([config]), cache=HS_CACHE)
+    result = scan_git_history(root, engine=engine)
+    assert [s.path.split(" @ ")[0] for s in result.skipped] == ["big.txt"]
+    assert "200-byte limit" in result.skipped[0].reason
+    assert [f.location.commit for f in result.findings] == [shas["token"]]

@@ -18,7 +18,8 @@ import pytest
 from stackwarden.detect.secrets.directory import SecretScanResult, scan_directory
 from stackwarden.detect.secrets.engine import Engine
 from tests.helpers.env import unavailable
-from tests.helpers.fake_secrets import GENERATORS, Planted, match_findings, plant_corpus
+from tests.helpers.fake_secrets import GENERATORS
+from tests.helpers.planted import Planted, match_findings, plant_corpus
 
 COUNT = 300
 

@@ -224,6 +224,8 @@ def _scan_chunk(engine: Engine, commit: _Commit, path: str, chunk: bytes,
     out.files += 1
     out.bytes += len(chunk)
     outcome = engine.scan(chunk, path, commit.sha)
+    if outcome.skipped and outcome.skipped != "binary":
+        out.skipped.append(Skipped(f"{path} @ {commit.sha}", outcome.skipped, "secret"))
     extra = {"author": commit.author, "date": commit.date, "message": commit.subject[:200]}
     out.findings.extend(hit_to_finding(hit, chunk, path=path, show_secrets=show,
                                        commit=commit.sha, line_map=line_map, extra=extra)

@@ -16,9 +16,11 @@ a variable-length tail at the end is cut to its minimum length.
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse  # widths and repeat analysis
+import re._parser as sre_parse  # widths
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import TypeGuard
+
+from stackwarden.detect.secrets.safety import backtracking_risk
 
 MAXREPEAT = sre_parse.MAXREPEAT
 _HS_MAX_BOUND = 64  # larger upper bounds are relaxed to unbounded for Hyperscan
@@ -94,7 +96,9 @@ def translate(pattern: str, *, dialect: str = "python", check_safety: bool = Tru
     except re.error as exc:
         raise PatternError(f"invalid regular expression: {exc}") from None
     if check_safety:
-        _check_backtracking(parsed.data)
+        risk = backtracking_risk(parsed.data)
+        if risk:
+            raise UnsafePattern(risk)
     hi = parsed.getwidth()[1]
     wide = sum(len(c.encode()) - 1 for c in python if ord(c) > 127)  # UTF-8 literals
     width = None if hi >= MAXREPEAT else hi + wide
@@ -366,98 +370,3 @@ def _nodes(alt: list[object]) -> list[_Group]:
         if isinstance(node, _Group):
             out.append(node)
     return out
-
-
-def _check_backtracking(items: list[tuple[Any, Any]]) -> None:
-    """Refuse an unbounded repeat of something that can itself match in many ways.
-
-    `(a+)+` or `(\\w+\\s?)*` can split the same text between iterations in exponentially
-    many ways; `(?:\\.\\d{1,2})+` cannot, because every iteration starts with a character
-    (`.`) its inner repeat never matches, so such delimited repeats are allowed.
-    """
-    for op, arg in items:
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            _lo, hi, sub = arg
-            if hi >= MAXREPEAT and _has_variable_repeat(sub.data) and not _delimited(sub.data):
-                raise UnsafePattern("an unbounded repeat contains a variable repeat: this can "
-                                    "backtrack exponentially (bound the outer quantifier)")
-            _check_backtracking(sub.data)
-        else:
-            for sub in _children(op, arg):
-                _check_backtracking(sub)
-
-
-def _delimited(items: list[tuple[Any, Any]]) -> bool:
-    """Whether a mandatory literal character of `items` is matched by none of its repeats."""
-    literals = [arg for op, arg in items if str(op) == "LITERAL"]
-    repeats = [arg[2].data for op, arg in items
-               if str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")]
-    return any(not any(_can_match(r, code) for r in repeats) for code in literals)
-
-
-_CATEGORIES = {
-    "CATEGORY_DIGIT": lambda c: 48 <= c <= 57,
-    "CATEGORY_NOT_DIGIT": lambda c: not 48 <= c <= 57,
-    "CATEGORY_SPACE": lambda c: c in b" \t\n\r\f\v",
-    "CATEGORY_NOT_SPACE": lambda c: c not in b" \t\n\r\f\v",
-    "CATEGORY_WORD": lambda c: chr(c).isalnum() or c == 95,
-    "CATEGORY_NOT_WORD": lambda c: not (chr(c).isalnum() or c == 95),
-}
-
-
-def _can_match(items: list[tuple[Any, Any]], code: int) -> bool:
-    """Could some part of `items` consume the character `code`? (Unsure means yes.)"""
-    for op, arg in items:
-        name = str(op)
-        if name == "LITERAL" and arg == code or name == "NOT_LITERAL" and arg != code:
-            return True
-        if name == "ANY" and code != 10:
-            return True
-        if name == "IN" and _in_class(arg, code):
-            return True
-        if any(_can_match(sub, code) for sub in _children(op, arg)):
-            return True
-    return False
-
-
-def _in_class(members: list[tuple[Any, Any]], code: int) -> bool:
-    negate, hit = False, False
-    for op, arg in members:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            hit = hit or arg == code
-        elif name == "RANGE":
-            hit = hit or arg[0] <= code <= arg[1]
-        elif name == "CATEGORY":
-            hit = hit or _CATEGORIES.get(str(arg), lambda c: True)(code)
-        else:
-            hit = True  # unknown member: assume it matches
-    return hit != negate
-
-
-def _has_variable_repeat(items: list[tuple[Any, Any]]) -> bool:
-    for op, arg in items:
-        if str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            lo, hi, _sub = arg
-            if hi > lo:
-                return True
-        if any(_has_variable_repeat(sub) for sub in _children(op, arg)):
-            return True
-    return False
-
-
-def _children(op: Any, arg: Any) -> list[list[tuple[Any, Any]]]:
-    name = str(op)
-    if name == "SUBPATTERN":
-        return [arg[-1].data]
-    if name == "BRANCH":
-        return [p.data for p in arg[1]]
-    if name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
-        sub = arg[-1] if isinstance(arg, tuple) else arg
-        return [sub.data]
-    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        return [arg[2].data]
-    return []
