@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, db, malware, server
+from stackwarden.cli import audit, cache, db, malware, secrets, server
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -29,6 +29,7 @@ app.add_typer(cache.app, name="cache")
 app.add_typer(server.app, name="server")
 app.command("worker")(server.worker)
 app.add_typer(audit.app, name="audit")
+app.add_typer(secrets.app, name="secrets")
 
 
 def main() -> None:

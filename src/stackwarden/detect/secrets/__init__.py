@@ -1,0 +1,1 @@
+"""Secret detection: rules as data, one Hyperscan pass per file, Python `re` confirmation."""
