@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from stackwarden import __version__
+from stackwarden.artifact.base import Artifact
 from stackwarden.artifact.targets import TargetOptions
 from stackwarden.core.errors import UsageError
 from stackwarden.core.findings import Finding
@@ -17,8 +18,8 @@ from stackwarden.detect.base import DetectContext, Detector
 from stackwarden.detect.license import LicensePolicy, check_licenses
 from stackwarden.detect.registry import DetectorOptions, build_detectors
 
-SCANNERS = ("vuln", "malware", "license")
-DEFAULT_SCANNERS = ("vuln", "malware", "license")
+SCANNERS = ("vuln", "secret", "malware", "license")
+DEFAULT_SCANNERS = ("vuln", "secret", "malware", "license")
 DEFAULT_MAX_DB_AGE_DAYS = 7.0
 
 
@@ -68,6 +69,15 @@ def database_age_days(built_at: str, now: datetime | None = None) -> float | Non
 
 
 @dataclass(frozen=True)
+class GitHistory:
+    """Which commits `repo:PATH` scans for secrets."""
+
+    branch: str | None = None
+    all_branches: bool = False
+    since: str | None = None
+
+
+@dataclass(frozen=True)
 class ScanOptions:
     """How to scan, beyond the target: database, caches, scanner settings."""
 
@@ -80,6 +90,7 @@ class ScanOptions:
     cache_dir: Path | None = None
     use_cache: bool = True
     workers: int | None = None
+    git: GitHistory | None = None  # repo:PATH: which history to read for secrets
 
 
 def _open_database(options: ScanOptions, warnings: list[str]) -> tuple[object, dict[str, str]]:
@@ -116,10 +127,18 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
     suppressed: list[Suppressed] = []
     skipped: list[Skipped] = []
     detectors = build_detectors(scanners, opts.detectors)
+    for detector in detectors:
+        warnings.extend(getattr(detector, "warnings", None) or [])
     db = None
     if "vuln" in scanners:
         db, database = _open_database(opts, warnings)
     try:
+        repo = None
+        if target.startswith("repo:"):
+            repo = Path(target[len("repo:"):])
+            target_for_files = f"dir:{repo}"
+        else:
+            target_for_files = target
         if target.startswith("sbom:"):
             if detectors:
                 warnings.append("an SBOM holds no file contents: "
@@ -130,7 +149,7 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
             from stackwarden.catalog.engine import catalog_artifact
             from stackwarden.catalog.registry import select_catalogers
 
-            with open_target(target, target_options) as artifact:
+            with open_target(target_for_files, target_options) as artifact:
                 chosen = select_catalogers(artifact.info.kind, opts.catalogers)
                 sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
                                         progress=progress)
@@ -139,7 +158,12 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
                     t0 = time.perf_counter()
                     findings += _content_findings(artifact, detectors, opts, skipped, timings,
                                                   progress)
+                    findings += _config_secrets(artifact, detectors, opts, skipped)
                     timings["content"] = time.perf_counter() - t0
+            if repo is not None and "secret" in scanners:
+                t0 = time.perf_counter()
+                findings = _with_history(findings, repo, opts, skipped, warnings)
+                timings["git"] = time.perf_counter() - t0
         skipped[:0] = list(sbom.skipped)
         if db is not None:
             from stackwarden.vulndb.match import match_sbom
@@ -176,11 +200,66 @@ def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOpt
                           progress=progress)
     skipped.extend(walked.skipped)
     timings["files"] = float(walked.files)
+    timings["bytes"] = float(walked.bytes)
     for name, count in walked.calls.items():
         timings[f"calls:{name}"] = float(count)
     for name, count in walked.cached_layers.items():
         timings[f"cached_layers:{name}"] = float(count)
-    return [f for found in walked.findings.values() for f in found]
+    return mark_deleted(artifact, [f for found in walked.findings.values()  # type: ignore[arg-type]
+                                   for f in found])
+
+
+def mark_deleted(artifact: Artifact, findings: list[Finding]) -> list[Finding]:
+    """Say which findings sit in a file copy a later layer deleted or replaced.
+
+    Decided here, not by the detectors, because a layer's cached results must not depend on
+    the layers above it (a rebuilt image may delete what the cached layer still holds).
+    """
+    if not artifact.info.layers:
+        return findings
+    visible = {(artifact.layer_digest(e.layer), e.path) for e in artifact.files() if e.is_file}
+    marked = []
+    for finding in findings:
+        base = finding.location.path.split("!", 1)[0]  # archive members: the archive's copy
+        deleted = (finding.location.layer, base) not in visible
+        evidence = {k: v for k, v in finding.evidence.items()
+                    if k not in ("deleted_in_later_layer", "removed_in_later_layer")}
+        if deleted:
+            evidence["deleted_in_later_layer"] = True
+        marked.append(replace(finding, evidence=evidence))
+    return marked
+
+
+def _config_secrets(artifact: Artifact, detectors: list[Detector], opts: ScanOptions,
+                    skipped: list[Skipped]) -> list[Finding]:
+    """Secrets in the image's own config: ENV, labels, history `created_by`."""
+    config = artifact.info.config
+    secret = next((d for d in detectors if d.name == "secret"), None)
+    if secret is None or not config:
+        return []
+    from stackwarden.detect.secrets.image import scan_image_config
+
+    ctx = DetectContext(show_secrets=opts.detectors.show_secrets)
+    found = list(scan_image_config(secret, config, ctx))  # type: ignore[arg-type]
+    skipped.extend(ctx.skipped)
+    return found
+
+
+def _with_history(findings: list[Finding], repo: Path, opts: ScanOptions,
+                  skipped: list[Skipped], warnings: list[str]) -> list[Finding]:
+    """Add secrets from every commit's added lines; one finding per secret (the commit wins)."""
+    from stackwarden.detect.secrets.git import GitOptions, scan_git_history
+
+    history = opts.git or GitHistory()
+    configs = (opts.detectors.secret_config,) if opts.detectors.secret_config else ()
+    result = scan_git_history(repo, options=GitOptions(branch=history.branch,
+                                                        all_branches=history.all_branches,
+                                                        since=history.since),
+                              configs=configs, show_secrets=opts.detectors.show_secrets)
+    skipped.extend(result.skipped)
+    warnings.extend(w for w in result.warnings if w not in warnings)
+    seen = {f.fingerprint for f in result.findings}
+    return [f for f in findings if f.fingerprint not in seen] + list(result.findings)
 
 
 def load_target_sbom(target: str, options: TargetOptions, catalogers: Sequence[str],

@@ -21,6 +21,8 @@ from stackwarden.report import SCAN_FORMAT_NAMES
 
 TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archive:, "
                "docker-archive:, registry:, rootfs:, dir:, or a bare path or image reference), "
+               "repo:PATH (a git repository: its files plus every commit's added lines for "
+               "secrets), "
                "or sbom:FILE to match an existing SBOM (CycloneDX JSON, SPDX JSON, Syft JSON, "
                "or StackWarden JSON).")
 
@@ -29,8 +31,8 @@ TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archi
 def scan(
     target: Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)],
     scanners: Annotated[list[str] | None, typer.Option(
-        "--scanners", help="Scanners to run, comma-separated or repeated: vuln, malware, "
-        "license (default: all).")] = None,
+        "--scanners", help="Scanners to run, comma-separated or repeated: vuln, secret, "
+        "malware, license (default: all).")] = None,
     output_formats: Annotated[list[str] | None, typer.Option(
         "--format", "-f", metavar="FORMAT[:FILE]",
         help=f"Report format, repeatable: {', '.join(SCAN_FORMAT_NAMES)}; FORMAT:FILE writes "
@@ -73,6 +75,20 @@ def scan(
     exit_code: Annotated[int | None, typer.Option(
         "--exit-code", help="Exit code when the gate fails (default 1; 0 reports only). Alone, "
         "it fails the gate on any finding.")] = None,
+    secret_config: Annotated[Path | None, typer.Option(
+        "--secret-config", help="Secret rules to add or override (StackWarden TOML, or a "
+        "gitleaks.toml as is; docs/secrets.md).")] = None,
+    show_secrets: Annotated[bool, typer.Option(
+        "--show-secrets", help="Show whole secrets in reports (default: first 4 characters).")]
+    = False,
+    branch: Annotated[str | None, typer.Option(
+        help="repo:PATH: the branch whose history is scanned for secrets (default: HEAD).")]
+    = None,
+    all_branches: Annotated[bool, typer.Option(
+        "--all-branches", help="repo:PATH: scan every branch and tag.")] = False,
+    since: Annotated[str | None, typer.Option(
+        help="repo:PATH: only commits after this date (anything `git log --since` accepts).")]
+    = None,
     yara_rules: Annotated[list[Path] | None, typer.Option(
         "--yara-rules", help="A directory of extra YARA rules (.yar/.yara), repeatable; added to "
         "the built-in rules.")] = None,
@@ -113,7 +129,7 @@ def scan(
     from stackwarden.report import parse_outputs, render_scan
     from stackwarden.detect.license import DEFAULT_DENY, LicensePolicy
     from stackwarden.detect.registry import DetectorOptions
-    from stackwarden.scan import ScanOptions, parse_scanners
+    from stackwarden.scan import GitHistory, ScanOptions, parse_scanners
     from stackwarden.scan import scan as run_scan
 
     outputs = parse_outputs(output_formats or (), output)
@@ -131,7 +147,9 @@ def scan(
             db_path=db, ignore_unfixed=ignore_unfixed, max_db_age_days=max_db_age,
             catalogers=tuple(catalogers or ()),
             detectors=DetectorOptions(yara_rules=tuple(yara_rules or ()),
-                                      blocklists=tuple(blocklist or ()), clamd=clamd),
+                                      blocklists=tuple(blocklist or ()), clamd=clamd,
+                                      secret_config=secret_config, show_secrets=show_secrets),
+            git=GitHistory(branch=branch, all_branches=all_branches, since=since),
             licenses=LicensePolicy(deny=tuple(license_deny or DEFAULT_DENY),
                                    allow=tuple(license_allow or ())),
             cache_dir=cache_dir, use_cache=not no_cache)

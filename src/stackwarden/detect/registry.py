@@ -29,8 +29,16 @@ def _malware(options: DetectorOptions) -> Detector:
                                          blocklists=options.blocklists, clamd=options.clamd))
 
 
+def _secret(options: DetectorOptions) -> Detector:
+    from stackwarden.detect.secrets.detector import SecretDetector
+
+    configs = (options.secret_config,) if options.secret_config else ()
+    return SecretDetector(configs=configs)
+
+
 # scanner name -> builder; adding a content scanner is one builder and one line here.
 CONTENT_SCANNERS: dict[str, Callable[[DetectorOptions], Detector]] = {
+    "secret": _secret,
     "malware": _malware,
 }
 

@@ -82,7 +82,12 @@ def read_copy(artifact: Artifact, entry: FileEntry, limit: int) -> bytes | None:
 def _scan_copy(artifact: Artifact, entry: FileEntry, target: ScanTarget,
                detectors: Sequence[Detector], ctx: DetectContext,
                sink: dict[str, list[Finding]], calls: dict[str, int]) -> None:
-    wanting = [d for d in detectors if d.wants(target)]
+    wanting = []
+    for detector in detectors:
+        if detector.wants(target):
+            wanting.append(detector)
+        elif hasattr(detector, "oversize") and (why := detector.oversize(target)):
+            ctx.skip(entry.path, why, detector.name)
     if not wanting:
         return
     try:
