@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stackwarden import __version__
-from stackwarden.cli import db
+from stackwarden.cli import db, logs
 from stackwarden.cli.demo import demo
 from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
@@ -23,6 +23,7 @@ app.command("sbom")(sbom)
 app.command("demo")(demo)
 app.command("scan")(scan)
 app.add_typer(db.app, name="db")
+app.add_typer(logs.app, name="logs")
 
 
 @app.command("version")
