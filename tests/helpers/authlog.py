@@ -165,8 +165,8 @@ def _noise(w: _Writer, t: float, ip: str) -> None:
         f"Connection closed by {ip} port {port} [preauth]",
         f"Did not receive identification string from {ip} port {port}",
         f"banner exchange: Connection from {ip} port {port}: invalid format",
-        f"Unable to negotiate with {ip} port {port}: no matching host key type found. "
-        "Their offer: ssh-rsa,ssh-dss [preauth]",
+        (f"Unable to negotiate with {ip} port {port}: no matching host key type found. "
+        "Their offer: ssh-rsa,ssh-dss [preauth]"),
         "error: kex_exchange_identification: Connection closed by remote host",
         f"Connection reset by {ip} port {port} [preauth]",
     ]))

@@ -78,6 +78,7 @@ class CheckReport:
     matches: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    rule_matches: dict[str, int] = field(default_factory=dict)  # rule title -> events
 
     @property
     def lines(self) -> int:
@@ -95,6 +96,7 @@ class CheckReport:
             "schema_version": SCHEMA_VERSION,
             "summary": {"files": len(self.files), "lines": self.lines,
                         "events": sum(f.events for f in self.files), "matches": self.matches,
+                        "matches_by_rule": dict(sorted(self.rule_matches.items())),
                         "alerts": len(self.alerts), "rules": self.rules,
                         "correlations": self.correlations, "seconds": round(self.seconds, 3),
                         "lines_per_second": round(self.lines_per_second)},
@@ -116,24 +118,32 @@ class _FileReader:
         self.lines = self.events = self.truncated = 0
 
     def __iter__(self) -> Iterator[LogEvent]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[LogEvent]]:
+        """Decoded events, a batch per chunk read (the hot loop of an offline check)."""
         decode, pending = self.decoder.decode, self.decoder.pending
-        for batch in read_lines(self.path):
-            self.lines += len(batch)
-            for raw in batch:
-                event = decode(raw.text, raw.origin, raw.lineno)
+        path = self.path
+        for lines in read_lines(path):
+            self.lines += len(lines)
+            events: list[LogEvent] = []
+            append = events.append
+            for raw in lines:
+                event = decode(raw.text, path, raw.lineno)
                 if event is not None:
                     if raw.truncated:
                         self.truncated += 1
                         event.extra = {**(event.extra or {}), "truncated": True}
-                    self.events += 1
-                    yield event
+                    append(event)
                 if pending:
-                    self.events += len(pending)
-                    yield from pending
+                    events.extend(pending)
                     pending.clear()
-        for event in self.decoder.flush():
-            self.events += 1
-            yield event
+            self.events += len(events)
+            yield events
+        tail = self.decoder.flush()
+        self.events += len(tail)
+        yield tail
 
     def stats(self) -> FileStats:
         return FileStats(self.path, self.log_format, self.lines, self.events, self.truncated)
@@ -165,23 +175,27 @@ def check_files(paths: Sequence[str | Path], ruleset: RuleSet | None = None, *,
     ruleset = ruleset or load_ruleset()
     readers = [open_reader(p, log_format, source) for p in paths]
     engine = RuleEngine(ruleset)
+    for reader in readers:  # lines no rule reads are dropped after their header
+        reader.decoder.wanted = engine.accepts
     process = engine.process
     started = time.perf_counter()
-    for event in _merged(readers):
-        process(event)
+    if len(readers) == 1:
+        for events in readers[0].batches():
+            for event in events:
+                process(event)
+    else:
+        for event in _merged(readers):
+            process(event)
     alerts = engine.finish()
     seconds = time.perf_counter() - started
     alerts.sort(key=lambda a: (-level_rank(a.level), a.title, a.first or 0.0, a.group_text))
     return CheckReport(alerts, [r.stats() for r in readers], len(ruleset.rules),
                        len(ruleset.correlations), list(ruleset.failures), engine.matches,
-                       seconds)
+                       seconds, rule_matches=engine.rule_matches())
 
 
 def _merged(readers: list[_FileReader]) -> Iterator[LogEvent]:
     """Events of all files in time order (a file's undated lines keep their place)."""
-    if len(readers) == 1:
-        yield from readers[0]
-        return
 
     def keyed(index: int, reader: _FileReader) -> Iterator[tuple[float, int, int, LogEvent]]:
         last = 0.0

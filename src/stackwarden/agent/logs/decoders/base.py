@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
-from stackwarden.agent.logs.events import LogEvent
+from stackwarden.agent.logs.events import LogEvent, LogSource
 
 MAX_LINE_CHARS = 64 * 1024  # longer lines are cut (and flagged) before decoding
 TRUNCATED = {"truncated": True}  # shared: nothing mutates an event's notes after decoding
@@ -21,6 +22,9 @@ class Decoder(ABC):
         # Extra events some lines complete (auditd's assembled process_creation): the reader
         # takes them after each line (and clears the list) so they keep their place in order.
         self.pending: list[LogEvent] = []
+        # Set by a reader that knows its rules: lines whose log source no rule reads may be
+        # dropped right after their header, before the (costlier) message is parsed.
+        self.wanted: Callable[[LogSource], bool] | None = None
 
     @abstractmethod
     def decode(self, line: str, origin: str = "", lineno: int = 0) -> LogEvent | None:

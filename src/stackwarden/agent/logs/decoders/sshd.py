@@ -17,6 +17,10 @@ from typing import Any
 # the end of the line or `: <info>` (key type and fingerprint; `ruser …` for SSH-1).
 _AFTER_HOST = re.compile(r"(?: via \S+)?(?: port (\d+))?(?: on \S+ port \d+)?(?: ssh\d?)?"
                          r"(?: \[preauth\])?(?:\s*$|: )", re.DOTALL)
+# `METHOD for [invalid user ]USER from HOST port N ssh2[: info]`: the lazy user takes the first
+# " from " followed by a well-formed tail, as `_user_from` does (the slow path for the rest).
+_AUTH_LINE = re.compile(r"(\S+) for (invalid user )?(.*?) from ([0-9A-Fa-f:.]+|[\w.-]+) "
+                        r"port (\d+) ssh\d?(?:: .*)?\s*$", re.DOTALL)
 _FROM_HOST = re.compile(
     r"(?:(?P<kind>invalid|authenticating) user (?P<user>.*?) |user (?P<user2>\S+) )?"
     r"(?P<host>[0-9A-Fa-f:.]+|\S+?)(?: port (?P<port>\d+))?(?::\s*(?P<code>\d+):\s*(?P<text>.*?))?"
@@ -110,9 +114,9 @@ class SshdParser:
                 # is locked`) belongs to the address this later line of the connection shows.
                 f["outcome"], f["attributed_failure"] = "failure", earlier
         elif f.get("outcome") == "failure":
-            host = self._hosts.get(pid)
-            if host is not None:
-                f["src_ip"] = host
+            known = self._hosts.get(pid)
+            if known is not None:
+                f["src_ip"] = known
             else:
                 self._unattributed[pid] = f.get("action", "failure")
                 if len(self._unattributed) > _MAX_CONNECTIONS:
@@ -121,13 +125,23 @@ class SshdParser:
     # ------------------------------------------------------------------------------ shapes
 
     def _auth(self, rest: str, f: dict[str, Any], action: str, outcome: str | None) -> None:
+        f["action"] = action
+        if outcome:
+            f["outcome"] = outcome
+        match = _AUTH_LINE.match(rest)
+        if match is not None:  # one C-level match for the usual shape (the hot path)
+            method, invalid, user, host, port = match.groups()
+            f["auth_method"] = method
+            f["invalid_user"] = invalid is not None
+            f["user"] = user
+            f["src_ip"] = host[7:] if host.startswith("::ffff:") and "." in host else host
+            if port:
+                f["src_port"] = int(port)
+            return
         method, _, rest = rest.partition(" for ")
         invalid = rest.startswith("invalid user ")
         if invalid:
             rest = rest[13:]
-        f["action"] = action
-        if outcome:
-            f["outcome"] = outcome
         f["auth_method"] = method
         f["invalid_user"] = invalid
         if not self._user_from(rest, f):

@@ -81,7 +81,7 @@ class SyslogDecoder(Decoder):
         super().__init__()
         self.pending = self.audit.pending  # process_creation events from forwarded records
         # tag -> (program, log source, message parser): a log has few distinct tags
-        self._tags: dict[str, tuple[str, LogSource, str | None]] = {}
+        self._tags: dict[str, tuple[str, LogSource, str | None, bool]] = {}
 
     @classmethod
     def looks_like(cls, line: str) -> bool:
@@ -136,13 +136,17 @@ class SyslogDecoder(Decoder):
 
     def _finish(self, tag: str, pid: str | None, message: str, f: dict[str, Any],
                 when: float | None, line: str, origin: str, lineno: int,
-                cut: bool) -> LogEvent:
+                cut: bool) -> LogEvent | None:
         known = self._tags.get(tag)
         if known is None:
             program = program_name(tag)
             source = LINUX.with_services(*_SERVICES.get(program, ()))
-            known = self._tags[tag] = (program, source, _PARSERS.get(program))
-        program, source, parser = known
+            parser = _PARSERS.get(program)
+            keep = self.wanted is None or parser == "audit" or self.wanted(source)
+            known = self._tags[tag] = (program, source, parser, keep)
+        program, source, parser, keep = known
+        if not keep:
+            return None
         f["message"] = message
         f["program"] = program
         if pid:
@@ -173,7 +177,7 @@ class SyslogDecoder(Decoder):
             parse_accounts(message, f)
 
     def _other(self, line: str, f: dict[str, Any], origin: str, lineno: int,
-               cut: bool) -> LogEvent:
+               cut: bool) -> LogEvent | None:
         match = _RFC5424.match(line)
         if match is not None:
             pri, stamp, host, app, procid, msgid, sd, message = match.groups()

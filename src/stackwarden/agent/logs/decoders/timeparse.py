@@ -40,25 +40,30 @@ class SyslogClock:
 
     def epoch(self, stamp: str) -> float | None:
         """`Mmm dd hh:mm:ss` to epoch seconds, or None when it is not a valid date."""
-        cached = self._cache.get(stamp, -1.0)
-        if cached != -1.0:
-            return cached
-        value = self._convert(stamp)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[stamp] = value
-        return value
+        # Cached per hour (a log has few hours, but nearly one distinct second per line);
+        # daylight-saving changes happen on the hour, so minutes and seconds just add up.
+        base = self._cache.get(stamp[:9], -1.0)
+        if base == -1.0:
+            base = self._hour(stamp)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[stamp[:9]] = base
+        if base is None:
+            return None
+        try:
+            return base + int(stamp[10:12]) * 60 + int(stamp[13:15])
+        except ValueError:
+            return None
 
-    def _convert(self, stamp: str) -> float | None:
+    def _hour(self, stamp: str) -> float | None:
         try:
             month = MONTHS[stamp[:3]]
-            day = int(stamp[4:6])
-            hh, mm, ss = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])
-            value = _local_epoch(self.year, month, day, hh, mm, ss, self.tz)
+            day, hh = int(stamp[4:6]), int(stamp[7:9])
+            value = _local_epoch(self.year, month, day, hh, 0, 0, self.tz)
             if value > self.reference + 2 * 86400:
-                value = _local_epoch(self.year - 1, month, day, hh, mm, ss, self.tz)
+                value = _local_epoch(self.year - 1, month, day, hh, 0, 0, self.tz)
             elif value < self.reference - 300 * 86400:
-                value = _local_epoch(self.year + 1, month, day, hh, mm, ss, self.tz)
+                value = _local_epoch(self.year + 1, month, day, hh, 0, 0, self.tz)
             return value
         except (KeyError, ValueError, OverflowError):
             return None
@@ -76,7 +81,7 @@ class IsoClock:
         match = _ISO.match(stamp)
         if match is None:
             return None
-        key = (match.string[match.start(1):match.end(6)], match.group(8))
+        key = (match.string[match.start(1):match.end(4)], match.group(8))  # per hour
         base = self._cache.get(key, -1.0)
         if base == -1.0:
             base = self._convert(match)
@@ -85,23 +90,28 @@ class IsoClock:
             self._cache[key] = base
         if base is None:
             return None
+        value = base + int(match.group(5)) * 60 + int(match.group(6))
         fraction = match.group(7)
-        return base + float(fraction) if fraction else base
+        return value + float(fraction) if fraction else value
 
     def _convert(self, match: re.Match[str]) -> float | None:
-        y, mo, d, hh, mm, ss = (int(match.group(i)) for i in range(1, 7))
+        y, mo, d, hh = (int(match.group(i)) for i in range(1, 5))
         offset = match.group(8)
         try:
             if offset is None:
-                return _local_epoch(y, mo, d, hh, mm, ss, self.tz)
+                return _local_epoch(y, mo, d, hh, 0, 0, self.tz)
             if offset in ("Z", "z"):
-                return datetime(y, mo, d, hh, mm, ss, tzinfo=UTC).timestamp()
-            sign = -1 if offset[0] == "-" else 1
-            digits = offset[1:].replace(":", "")
-            delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-            return datetime(y, mo, d, hh, mm, ss, tzinfo=timezone(sign * delta)).timestamp()
+                return datetime(y, mo, d, hh, tzinfo=UTC).timestamp()
+            return datetime(y, mo, d, hh, tzinfo=_offset(offset)).timestamp()
         except (ValueError, OverflowError):
             return None
+
+
+def _offset(text: str) -> timezone:
+    """`+02:00`, `-0700` as a fixed-offset zone."""
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
 class ApacheClock:
@@ -112,20 +122,21 @@ class ApacheClock:
 
     def epoch(self, stamp: str) -> float | None:
         """Epoch seconds, or None when malformed."""
-        value = self._cache.get(stamp, -1.0)
-        if value != -1.0:
-            return value
+        key = stamp[:14] + stamp[20:]  # `10/Oct/2000:13` and the offset: cached per hour
+        base = self._cache.get(key, -1.0)
+        if base == -1.0:
+            try:
+                day, month, year = int(stamp[0:2]), MONTHS[stamp[3:6]], int(stamp[7:11])
+                base = datetime(year, month, day, int(stamp[12:14]),
+                                tzinfo=_offset(stamp[21:26])).timestamp()
+            except (KeyError, ValueError, IndexError, OverflowError):
+                base = None
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = base
+        if base is None or stamp[14:15] != ":" or stamp[17:18] != ":":
+            return None
         try:
-            day, month, year = int(stamp[0:2]), MONTHS[stamp[3:6]], int(stamp[7:11])
-            hh, mm, ss = int(stamp[12:14]), int(stamp[15:17]), int(stamp[18:20])
-            offset = stamp[21:26]
-            sign = -1 if offset[:1] == "-" else 1
-            delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
-            value = datetime(year, month, day, hh, mm, ss,
-                             tzinfo=timezone(sign * delta)).timestamp()
-        except (KeyError, ValueError, IndexError, OverflowError):
-            value = None
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[stamp] = value
-        return value
+            return base + int(stamp[15:17]) * 60 + int(stamp[18:20])
+        except ValueError:
+            return None

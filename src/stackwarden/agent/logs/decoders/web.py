@@ -73,7 +73,7 @@ class WebAccessDecoder(Decoder):
         else:
             groups = match.groups()
         if match is not None:
-            f = self._access_fields(groups)  # type: ignore[arg-type]
+            f = self._access_fields(groups)
             if vhost:
                 f["s-sitename"], _, port = vhost.partition(":")
                 if port.isdigit():

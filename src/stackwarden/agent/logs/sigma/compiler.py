@@ -309,8 +309,7 @@ def _keyword_node(values: list[Any]) -> _Node:
         elif isinstance(value, SigmaExpansion):
             others.append(_keyword_node(list(value.values)))
         elif isinstance(value, SigmaRegularExpression):
-            test = V.regex_test(value)
-            others.append(_Node(lambda f, t, e, test=test: test(e.text), 5, True))
+            others.append(_Node(_raw_text_matcher(V.regex_test(value)), 5, True))
         else:
             raise CompileError(f"keyword values of type {type(value).__name__} are not supported")
     if patterns:
@@ -321,6 +320,10 @@ def _keyword_node(values: list[Any]) -> _Node:
         if cased:
             others.append(_Node(_text_matcher(cased, cased=True), 3, True))
     return others[0] if len(others) == 1 else _or(others)
+
+
+def _raw_text_matcher(test: V.ValueTest) -> Matcher:
+    return lambda f, t, e: test(e.text)
 
 
 def _text_matcher(patterns: list[V.StringPattern], *, cased: bool) -> Matcher:

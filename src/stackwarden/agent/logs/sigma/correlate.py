@@ -34,6 +34,7 @@ _OPS: dict[Op, Callable[[float, float], bool]] = {
     Op.GTE: lambda a, b: a >= b, Op.EQ: lambda a, b: a == b, Op.NEQ: lambda a, b: a != b,
 }
 _SLIDING = {Op.GT, Op.GTE}
+MET = object()  # feed(): the condition holds now
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,12 @@ class Correlation:
         self.groups: dict[Hashable, _Window] = {}
 
     def feed(self, position: int, group: Hashable, t: float,
-             fields: dict[str, Any]) -> Trigger | None:
-        """Record one match of referenced rule `position`; a Trigger when the condition holds."""
+             fields: dict[str, Any]) -> Trigger | object | None:
+        """Record one match of referenced rule `position`.
+
+        Returns MET when the condition holds now (`trigger(group)` gives the details), a
+        Trigger for a tumbling window that just ended with its condition true, or None.
+        """
         window = self.groups.get(group)
         if window is None:
             window = self.groups[group] = _Window(start=t)
@@ -122,8 +127,13 @@ class Correlation:
         if self.sliding:
             aggregate = self._aggregate(window)
             if aggregate is not None and self.compare(aggregate, self.threshold):  # type: ignore[misc]
-                return Trigger(len(window.events), _earliest(window), t, self._detail(window))
+                return MET
         return ended
+
+    def trigger(self, group: Hashable) -> Trigger:
+        """What a MET condition amounts to for a group (computed only when an incident opens)."""
+        window = self.groups[group]
+        return Trigger(len(window.events), _earliest(window), window.last, self._detail(window))
 
     def flush(self, now: float | None = None) -> list[tuple[Hashable, Trigger]]:
         """Judge tumbling windows that ended (all of them when `now` is None); drop idle groups."""
@@ -235,3 +245,50 @@ def _evaluate(node: Any, present: set[str]) -> bool:
     if isinstance(node, CorrelationConditionNOT):
         return not _evaluate(node.args[0], present)
     raise ValueError(f"unsupported correlation condition element {type(node).__name__}")
+
+
+class CountCorrelation(Correlation):
+    """event_count with >= / >: only the times of each group's window are kept (hot path)."""
+
+    def __init__(self, **spec: Any) -> None:
+        super().__init__(**spec)
+        self.times: dict[Hashable, deque[float]] = {}
+        self.strict = spec["op"] is Op.GT
+
+    def feed(self, position: int, group: Hashable, t: float,
+             fields: dict[str, Any]) -> Trigger | object | None:
+        """Record one event; MET when the window holds enough."""
+        times = self.times.get(group)
+        if times is None:
+            times = self.times[group] = deque()
+        elif times and t < times[-1] - self.timespan:
+            times.clear()  # the clock went back by more than a window: start over
+        times.append(t)
+        oldest = t - self.timespan
+        while times[0] < oldest:
+            times.popleft()
+        count = len(times)
+        return MET if (count > self.threshold if self.strict else count >= self.threshold) \
+            else None
+
+    def trigger(self, group: Hashable) -> Trigger:
+        """Count, first and last time of the group's window."""
+        times = self.times[group]
+        return Trigger(len(times), min(times), max(times))
+
+    def flush(self, now: float | None = None) -> list[tuple[Hashable, Trigger]]:
+        """Drop idle groups (sliding windows have nothing to judge at their end)."""
+        if now is None:
+            self.times.clear()
+        else:
+            for group in [g for g, times in self.times.items()
+                          if not times or now - times[-1] > self.timespan]:
+                del self.times[group]
+        return []
+
+
+def make_correlation(**spec: Any) -> Correlation:
+    """The state machine for a correlation spec (a specialised one for plain counting)."""
+    if spec["kind"] is Kind.EVENT_COUNT and spec["op"] in _SLIDING:
+        return CountCorrelation(**spec)
+    return Correlation(**spec)

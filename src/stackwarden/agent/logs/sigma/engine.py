@@ -20,7 +20,7 @@ from sigma.rule import SigmaRule
 from stackwarden.agent.logs.alerts import Alert
 from stackwarden.agent.logs.events import LogEvent, LogSource
 from stackwarden.agent.logs.sigma.compiler import CompiledDetection, CompileError, compile_rule
-from stackwarden.agent.logs.sigma.correlate import Correlation, Trigger
+from stackwarden.agent.logs.sigma.correlate import MET, Correlation, Trigger, make_correlation
 from stackwarden.agent.logs.sigma.loader import LoadedRules, RuleFailure, failure_of, load_rules
 from stackwarden.agent.logs.sigma.values import as_text
 
@@ -135,12 +135,14 @@ def compile_ruleset(loaded: LoadedRules, settings: RuleSettings) -> RuleSet:
             continue
         compiled_corr = _compile_correlation(corr, len(correlations), settings)
         for position, (kind, index) in enumerate(refs):  # type: ignore[misc]
-            owner = rules[index] if kind == "rule" else correlations[index]
+            owner: _Rule | _Corr = rules[index] if kind == "rule" else correlations[index]
             owner.consumers.append((compiled_corr.index, position))
             if not corr.generate:
                 owner.output = False
         by_object[id(corr)] = ("corr", compiled_corr.index)
         correlations.append(compiled_corr)
+    for consumers in [r.consumers for r in rules] + [c.consumers for c in correlations]:
+        consumers.sort(key=lambda cp: -cp[1])  # later stages first (see RuleEngine.process)
     return RuleSet(rules, correlations, failures, settings)
 
 
@@ -209,14 +211,17 @@ class RuleEngine:
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self._states = [Correlation(**c.spec) for c in ruleset.correlations]
+        self._states: list[Correlation] = [make_correlation(**c.spec)
+                                           for c in ruleset.correlations]
         self._routes: dict[LogSource, _Route] = {}
+        self._by_identity: dict[int, tuple[LogSource, _Route]] = {}
         self._open: dict[tuple[str, int, Hashable], _Incident] = {}
         self._closed: list[Alert] = []
         self._clock = 0.0
         self._timed = False  # some event had a time
         self._seen = 0
         self.matches = 0  # rule matches (before incident grouping), for statistics
+        self._per_rule = [0] * len(ruleset.rules)
 
     # ---------------------------------------------------------------------------- public
 
@@ -228,9 +233,16 @@ class RuleEngine:
         else:
             self._timed = True
             self._clock = max(self._clock, t)
-        route = self._routes.get(event.source)
-        if route is None:
-            route = self._routes[event.source] = self._route(event.source)
+        source = event.source
+        cached = self._by_identity.get(id(source))
+        if cached is not None and cached[0] is source:
+            route = cached[1]
+        else:  # decoders reuse a few LogSource objects: hashing one per event is avoidable
+            known = self._routes.get(source)
+            if known is None:
+                known = self._routes[source] = self._route(source)
+            route = known
+            self._by_identity[id(source)] = (source, route)
         fields = event.fields
         text = event.text.lower() if route.needs_text else ""
         matched: list[_Rule] | None = None
@@ -254,9 +266,19 @@ class RuleEngine:
         if route.dedupe and len(matched) > 1:
             matched = list({id(rule): rule for rule in matched}.values())
         out: list[Alert] = []
+        if len(matched) == 1:  # the common case: consumers are pre-sorted
+            rule = matched[0]
+            self.matches += 1
+            self._per_rule[rule.index] += 1
+            if rule.output:
+                self._incident(rule, (), t, event, None, out)
+            for corr_index, position in rule.consumers:
+                self._feed(corr_index, position, fields, t, event, out)
+            return out
         feeds: list[tuple[int, int]] = []
         for rule in matched:
             self.matches += 1
+            self._per_rule[rule.index] += 1
             if rule.output:
                 self._incident(rule, (), t, event, None, out)
             feeds.extend(rule.consumers)
@@ -264,6 +286,18 @@ class RuleEngine:
         for corr_index, position in sorted(feeds, key=lambda cp: -cp[1]):
             self._feed(corr_index, position, fields, t, event, out)
         return out
+
+    def rule_matches(self) -> dict[str, int]:
+        """How many events each rule matched so far (rules that matched nothing left out)."""
+        return {rule.title: count for rule, count in zip(self.ruleset.rules, self._per_rule,
+                                                         strict=True) if count}
+
+    def accepts(self, source: LogSource) -> bool:
+        """Whether any rule reads events of this log source (decoders may skip the others)."""
+        route = self._routes.get(source)
+        if route is None:
+            route = self._routes[source] = self._route(source)
+        return bool(route.plain or route.indexed)
 
     def expire(self, now: float) -> list[Alert]:
         """Close incidents idle for longer than their window; returns the final alerts."""
@@ -322,8 +356,9 @@ class RuleEngine:
         if kind == "corr" and trigger is None:
             return False
         names = owner.group_names if isinstance(owner, _Corr) else ()
+        values: tuple[Any, ...] = group if isinstance(group, tuple) else ()
         incident = _Incident(
-            owner, tuple(zip(names, group)) if names else (),  # type: ignore[arg-type]
+            owner, tuple(zip(names, values, strict=False)) if names else (),
             trigger.count if trigger else 1, trigger.first if trigger else t,
             trigger.last if trigger else t,
             event.origin if event else "", event.line if event else 0,
@@ -336,9 +371,25 @@ class RuleEngine:
     def _feed(self, corr_index: int, position: int, fields: dict[str, Any], t: float,
               event: LogEvent | None, out: list[Alert]) -> None:
         corr = self.ruleset.correlations[corr_index]
-        group = tuple(_hashable(fields.get(name)) for name in corr.group_fields[position])
-        trigger = self._states[corr_index].feed(position, group, t, fields)
-        if self._incident(corr, group, t, event, trigger, out):
+        names = corr.group_fields[position]
+        if len(names) == 1:
+            value = fields.get(names[0])
+            group: tuple[Hashable, ...] = (value if value.__class__ is str else _hashable(value),)
+        else:
+            group = tuple(_hashable(fields.get(name)) for name in names)
+        state = self._states[corr_index]
+        result = state.feed(position, group, t, fields)
+        key = ("corr", corr_index, group)
+        incident = self._open.get(key)
+        if incident is not None and incident.last - corr.window <= t <= incident.last + corr.window:
+            incident.count += 1  # the open incident grows: no new alert
+            incident.first = min(incident.first, t)
+            incident.last = max(incident.last, t)
+            return
+        if result is None:
+            return
+        trigger = state.trigger(group) if result is MET else result
+        if self._incident(corr, group, t, event, trigger, out):  # type: ignore[arg-type]
             self._chain(corr, group, t, event, out)
 
     def _open_from_trigger(self, corr: _Corr, group: Hashable, trigger: Trigger,
@@ -398,4 +449,4 @@ def _hashable(value: Any) -> Hashable:
         return tuple(_hashable(v) for v in value)
     if isinstance(value, dict):
         return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value  # type: ignore[no-any-return]
+    return value

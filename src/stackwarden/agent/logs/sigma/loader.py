@@ -9,7 +9,7 @@ failures into one clear error each; the agent reports them and runs the rules th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.types import SigmaString
+from sigma.types import Placeholder, SigmaString
 
 MAX_RULE_FILE_BYTES = 1024 * 1024
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -246,10 +246,15 @@ def _resolve_placeholders(rule: SigmaRule, values: Mapping[str, Sequence[str]]) 
             for value in item.value:
                 if isinstance(value, SigmaString) and value.contains_placeholder():
                     expanded.extend(value.replace_placeholders(
-                        lambda p, item=item: _placeholder_values(p.name, values, item)))
+                        _expander(values, item)))
                 else:
                     expanded.append(value)
             item.value = expanded
+
+
+def _expander(values: Mapping[str, Sequence[str]],
+              item: SigmaDetectionItem) -> Callable[[Placeholder], Iterator[str]]:
+    return lambda placeholder: _placeholder_values(placeholder.name, values, item)
 
 
 def _placeholder_values(name: str, values: Mapping[str, Sequence[str]],

@@ -77,14 +77,15 @@ def string_pattern(value: SigmaString, *, keyword: bool = False) -> StringPatter
         elif part is SpecialChars.WILDCARD_SINGLE:
             pieces.append(".")
         else:
-            pieces.append(re.escape(part if cased else part.lower()))  # type: ignore[union-attr]
+            text = str(part)
+            pieces.append(re.escape(text if cased else text.lower()))
     return StringPattern("glob", "".join(pieces), cased)
 
 
 def as_text(value: Any) -> str:
     """A field value as the text Sigma compares (booleans as `true`/`false`, like JSON)."""
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is True:
         return "true"
     if value is False:
@@ -152,7 +153,7 @@ def regex_test(value: SigmaRegularExpression) -> ValueTest:
 def number(value: Any) -> float | None:
     """A field value as a number, or None."""
     if value.__class__ in (int, float):
-        return value  # type: ignore[no-any-return]
+        return value
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -166,7 +167,7 @@ def number_test(value: SigmaNumber) -> ValueTest:
 
     def test(v: Any) -> bool:
         if v.__class__ in (int, float):
-            return v == wanted  # type: ignore[no-any-return]
+            return bool(v == wanted)
         return as_text(v).strip() == text or number(v) == wanted
 
     return test
@@ -198,8 +199,8 @@ def cidr_test(value: SigmaCIDRExpression) -> ValueTest:
             address = ipaddress.ip_address(as_text(v))
         except ValueError:
             return False
-        if address.version == 6 and address.ipv4_mapped is not None:  # type: ignore[union-attr]
-            address = address.ipv4_mapped  # type: ignore[union-attr]
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
         return address.version == network.version and address in network
 
     return test
