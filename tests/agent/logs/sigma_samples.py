@@ -13,6 +13,7 @@ a `not filter` (checked by Python's own `re`/string operations, not by the engin
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from collections.abc import Iterator
@@ -203,6 +204,9 @@ def concrete(values: list[Any]) -> str | None:
             raise Unsupported(f"value type {type(value).__name__}")
     if equal is not None:
         return equal
+    if prefix is None and not middle and suffix is not None:
+        # "ends with X" is often paired with "but is not exactly X" (a legitimate path)
+        prefix = "/tmp" if suffix.startswith("/") else "x"
     return (prefix or "") + "".join(middle) + (suffix or "")
 
 
@@ -300,6 +304,51 @@ def _process_creation(rule: SigmaRule, fields: dict[str, Any], keywords: list[st
     return Sample("auditd", lines)
 
 
+def _syscall_record(serial: int, number: int, image: str, user: str, extra: str = "") -> str:
+    return (f"type=SYSCALL msg=audit(1700000000.{serial:03d}:{serial}): arch=c000003e "
+            f"syscall={number} success=yes exit=3 items=2 ppid=1 pid=300 auid=1000 uid=0 "
+            f"euid=0 ses=1 comm={_audit_value('comm', image.rsplit('/', 1)[-1])} "
+            f"exe={_audit_value('exe', image)}{extra}\x1dARCH=x86_64 UID=\"{user}\"")
+
+
+def _file_event(rule: SigmaRule, fields: dict[str, Any], keywords: list[str]) -> Sample:
+    fields = {k: v for k, v in fields.items() if v is not None}
+    extra = set(fields) - {"TargetFilename", "Image", "User"}
+    if extra or keywords:
+        raise Unsupported(f"file_event fields not produced on Linux: {sorted(extra)}")
+    target = fields.get("TargetFilename", "/tmp/x")
+    if not target.startswith("/"):
+        target = "/" + target
+    head = "msg=audit(1700000000.005:5)"
+    return Sample("auditd", [
+        _syscall_record(5, 257, fields.get("Image", "/usr/bin/touch"), fields.get("User", "root")),
+        f"type=CWD {head}: cwd=\"/\"",
+        (f"type=PATH {head}: item=0 name={_audit_value('name', target.rsplit('/', 1)[0] or '/')} "
+        "nametype=PARENT"),
+        f"type=PATH {head}: item=1 name={_audit_value('name', target)} nametype=CREATE",
+        f"type=EOE {head}: "])
+
+
+def _network(rule: SigmaRule, fields: dict[str, Any], keywords: list[str]) -> Sample:
+    fields = {k: v for k, v in fields.items() if v is not None}
+    extra = set(fields) - {"DestinationIp", "DestinationPort", "Image", "Initiated", "User"}
+    if extra or keywords:
+        raise Unsupported(f"network_connection fields not produced on Linux: {sorted(extra)}")
+    if fields.get("Initiated", "true") != "true":
+        raise Unsupported("inbound connections")
+    ip = ipaddress.ip_address(fields.get("DestinationIp", "192.0.2.80"))
+    port = int(fields.get("DestinationPort", "80"))
+    if ip.version == 4:
+        saddr = "0200" + port.to_bytes(2, "big").hex() + ip.packed.hex() + "00" * 8
+    else:
+        saddr = "0A00" + port.to_bytes(2, "big").hex() + "00" * 4 + ip.packed.hex() + "00" * 4
+    head = "msg=audit(1700000000.006:6)"
+    return Sample("auditd", [
+        _syscall_record(6, 42, fields.get("Image", "/usr/bin/curl"), fields.get("User", "root")),
+        f"type=SOCKADDR {head}: saddr={saddr.upper()}",
+        f"type=EOE {head}: "])
+
+
 _WEB_FIELDS = {"c-ip", "cs-username", "cs-method", "cs-uri-query", "cs-uri-stem", "cs-uri",
                "sc-status", "sc-bytes", "cs-referer", "cs-user-agent", "cs-version"}
 
@@ -344,6 +393,10 @@ def writer_for(rule: SigmaRule) -> Any:
         return _auditd if ls.service == "auditd" else _syslog
     if ls.product == "linux" and ls.category == "process_creation":
         return _process_creation
+    if ls.product == "linux" and ls.category == "file_event":
+        return _file_event
+    if ls.product == "linux" and ls.category == "network_connection":
+        return _network
     if ls.category == "webserver":
         return _webserver
     if ls.category is None and ls.product is None and ls.service in ("apache", "nginx"):

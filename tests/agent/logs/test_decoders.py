@@ -276,3 +276,28 @@ def test_long_lines_are_cut_for_decoding() -> None:
     event = make_decoder("syslog").decode("Nov 29 06:00:00 h p: " + "y" * (MAX_LINE_CHARS * 2))
     assert event is not None and len(event.text) == MAX_LINE_CHARS
     assert event.extra == {"truncated": True}
+
+
+def test_auditd_file_event_and_network_connection() -> None:
+    decoder = make_decoder("auditd")
+    for line in [
+        ('type=SYSCALL msg=audit(1764396001.000:900): arch=c000003e syscall=257 success=yes '
+        'exit=3 items=2 ppid=1 pid=321 auid=1000 uid=0 ses=2 comm="cp" exe="/usr/bin/cp" '
+        'key="etc"'),
+        'type=CWD msg=audit(1764396001.000:900): cwd="/etc/cron.d"',
+        'type=PATH msg=audit(1764396001.000:900): item=0 name="/etc/cron.d" nametype=PARENT',
+        'type=PATH msg=audit(1764396001.000:900): item=1 name="evil" nametype=CREATE',
+        # an execve group without EOE, ended by the next serial (syslog-forwarded records)
+        ('type=SYSCALL msg=audit(1764396002.000:901): arch=c000003e syscall=42 success=no '
+        'exit=-115 items=0 ppid=1 pid=322 auid=1000 uid=33 ses=2 comm="nc" exe="/usr/bin/nc"'),
+        ('type=SOCKADDR msg=audit(1764396002.000:901): saddr=0200115CC0000263'
+        '0000000000000000'),
+        'type=EOE msg=audit(1764396002.000:901): ',
+    ]:
+        decoder.decode(line)
+    events = decoder.pending + decoder.flush()
+    assert [(e.source.category, e.fields.get("TargetFilename") or e.fields.get("DestinationIp"))
+            for e in events] == [("file_event", "/etc/cron.d/evil"),
+                                 ("network_connection", "192.0.2.99")]
+    assert events[1].fields["DestinationPort"] == 4444 and events[1].fields["Image"] == \
+        "/usr/bin/nc"

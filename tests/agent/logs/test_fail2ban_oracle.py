@@ -86,3 +86,30 @@ def test_fail2ban_failures_are_our_failures(name: str, log_format: str) -> None:
             failures.append(f"{case.line!r}: expected failure from {host}, got {event.fields}")
     assert checked >= (60 if name == "sshd" else 40)
     assert not failures, "\n".join(failures)
+
+
+def test_same_offending_addresses_as_fail2ban(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The benchmark's claim on a small log: fail2ban-regex's failures, windowed like a jail
+    with maxretry=5 findtime=60, ban the addresses our SSH brute-force rule alerts on, and
+    both equal the generator's ground truth (see benchmarks/logs_vs_fail2ban.py)."""
+    import shutil
+    import subprocess
+
+    from stackwarden.agent.logs.check import BUILTIN_RULES, check_files, load_ruleset
+    from tests.helpers.authlog import offending, write_auth_log
+
+    if not shutil.which("fail2ban-regex"):
+        unavailable("fail2ban-regex is absent (scripts/install-system-deps installs fail2ban)")
+    log = write_auth_log(tmp_path / "auth.log", 20_000, seed=7)
+    rows = subprocess.run(["fail2ban-regex", "--out", "row", str(log.path),
+                           "/etc/fail2ban/filter.d/sshd.conf"], capture_output=True, text=True,
+                          timeout=600, check=True).stdout
+    failures: dict[str, list[float]] = {}
+    for row in rows.splitlines():
+        m = re.match(r"\['([^']+)',\s*([0-9.]+),", row)
+        if m:
+            failures.setdefault(m.group(1), []).append(float(m.group(2)))
+    report = check_files([log.path], load_ruleset([BUILTIN_RULES / "ssh.yml"]))
+    ours = {dict(a.group)["src_ip"] for a in report.alerts if a.title == "SSH brute force"}
+    assert len(log.offenders) >= 20
+    assert offending(failures, 5, 60) == ours == log.offenders

@@ -2,24 +2,23 @@
 
 Each record is one event with the record's own keys (`type`, `syscall`, `a0`…, `exe`, `name`,
 `key`), hex-encoded strings decoded, and `SYSCALL` (the name SigmaHQ's rules test) taken from
-the ENRICHED part or from the syscall table. The records of one successful `execve` (SYSCALL,
-EXECVE, CWD sharing a serial number) are also assembled into a `process_creation` event with
-Sysmon-style fields (`Image`, `CommandLine`, `ParentImage`, `User`, …), which is what the
-Linux process_creation rules of SigmaHQ are written against.
+the ENRICHED part or from the syscall table. The records of one syscall (sharing a serial
+number) are also assembled into Sysmon-style events (`process_creation`, `file_event`,
+`network_connection`: see audit_events.py), which is what SigmaHQ's Linux rules of those
+categories are written against.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from datetime import tzinfo
 from typing import Any, ClassVar
 
+from stackwarden.agent.logs.decoders.audit_events import Assembler, Record
 from stackwarden.agent.logs.decoders.base import TRUNCATED, Decoder, clip
 from stackwarden.agent.logs.events import LogEvent, LogSource
 
 AUDITD = LogSource("linux", None, frozenset({"auditd"}))
-PROCESS_CREATION = LogSource("linux", "process_creation", frozenset())
 
 _HEADER = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+(?:\.\d+)?):(\d+)\): ?(.*)",
                      re.DOTALL)
@@ -29,7 +28,6 @@ _ARG = re.compile(r"a\d+")
 # Fields auditd writes hex-encoded (unquoted) when the value has spaces or odd characters.
 _ENCODED = frozenset({"name", "comm", "exe", "cwd", "proctitle", "cmd", "path", "dir", "key",
                       "data", "ocomm", "old", "new", "acct", "watch", "file", "unit"})
-_MAX_PROCESSES = 8192
 
 # syscall numbers for the two architectures auditd commonly logs (c000003e, c00000b7).
 _X86_64 = dict(item.split(":") for item in ["0:read", "1:write", "2:open", "3:close", "4:stat", "5:fstat", "6:lstat", "9:mmap", "10:mprotect", "16:ioctl", "21:access", "22:pipe", "32:dup", "33:dup2", "39:getpid", "41:socket", "42:connect", "43:accept", "44:sendto", "45:recvfrom", "46:sendmsg", "47:recvmsg", "49:bind", "50:listen", "54:setsockopt", "56:clone", "57:fork", "58:vfork", "59:execve", "60:exit", "62:kill", "63:uname", "76:truncate", "77:ftruncate", "82:rename", "83:mkdir", "84:rmdir", "85:creat", "86:link", "87:unlink", "88:symlink", "90:chmod", "91:fchmod", "92:chown", "93:fchown", "94:lchown", "99:sysinfo", "101:ptrace", "103:syslog", "105:setuid", "106:setgid", "113:setreuid", "114:setregid", "117:setresuid", "119:setresgid", "133:mknod", "135:personality", "155:pivot_root", "157:prctl", "161:chroot", "165:mount", "166:umount2", "169:reboot", "170:sethostname", "175:init_module", "176:delete_module", "188:setxattr", "189:lsetxattr", "190:fsetxattr", "197:removexattr", "231:exit_group", "257:openat", "258:mkdirat", "259:mknodat", "260:fchownat", "263:unlinkat", "264:renameat", "265:linkat", "266:symlinkat", "268:fchmodat", "272:unshare", "288:accept4", "298:perf_event_open", "304:open_by_handle_at", "308:setns", "310:process_vm_readv", "311:process_vm_writev", "313:finit_module", "316:renameat2", "317:seccomp", "319:memfd_create", "321:bpf", "322:execveat", "425:io_uring_setup", "434:pidfd_open", "435:clone3"])
@@ -55,8 +53,8 @@ class AuditdDecoder(Decoder):
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         super().__init__()
-        self._serials: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-        self._processes: OrderedDict[str, tuple[str, str]] = OrderedDict()  # pid -> image, cmd
+        self._serials: dict[str, list[Record]] = {}  # records of groups being assembled
+        self.assembler = Assembler()
 
     @classmethod
     def looks_like(cls, line: str) -> bool:
@@ -138,47 +136,12 @@ class AuditdDecoder(Decoder):
             if serial in self._serials:
                 self._complete(serial)
             return
-        if rtype not in ("SYSCALL", "EXECVE", "CWD", "PROCTITLE"):
-            return
         records = self._serials.get(serial)
         if records is None:
-            if rtype != "SYSCALL":  # an execve group starts with its SYSCALL record
-                return
-            if fields.get("SYSCALL") not in ("execve", "execveat") or \
-                    fields.get("success") == "no":
-                return
+            if rtype != "SYSCALL" or not self.assembler.wants(fields):
+                return  # a group worth assembling starts with its SYSCALL record
             records = self._serials[serial] = []
-        records.append({"fields": fields, "when": when, "origin": origin, "line": lineno,
-                        "text": text})
+        records.append(Record(fields, when, origin, lineno, text))
 
     def _complete(self, serial: str) -> None:
-        records = self._serials.pop(serial)
-        by_type = {r["fields"]["type"]: r for r in records}
-        syscall, execve = by_type.get("SYSCALL"), by_type.get("EXECVE")
-        if syscall is None or execve is None:
-            return
-        sf, ef = syscall["fields"], execve["fields"]
-        argc = int(ef.get("argc", 0) or 0)
-        args = [str(ef.get(f"a{i}", "")) for i in range(argc)]
-        image = str(sf.get("exe", ""))
-        pid, ppid = str(sf.get("pid", "")), str(sf.get("ppid", ""))
-        parent = self._processes.get(ppid)
-        out: dict[str, Any] = {
-            "Image": image, "CommandLine": " ".join(args), "ProcessId": pid,
-            "ParentProcessId": ppid, "User": sf.get("UID", sf.get("uid")),
-            "LogonId": sf.get("ses"), "comm": sf.get("comm"), "auid": sf.get("auid"),
-            "uid": sf.get("uid"), "euid": sf.get("euid"),
-        }
-        if parent is not None:
-            out["ParentImage"], out["ParentCommandLine"] = parent
-        cwd = by_type.get("CWD")
-        if cwd is not None:
-            out["CurrentDirectory"] = cwd["fields"].get("cwd")
-        self._processes[pid] = (image, out["CommandLine"])
-        self._processes.move_to_end(pid)
-        if len(self._processes) > _MAX_PROCESSES:
-            self._processes.popitem(last=False)
-        text = " ".join(r["text"] for r in records)
-        self.pending.append(LogEvent({k: v for k, v in out.items() if v is not None},
-                                     PROCESS_CREATION, syscall["when"], text,
-                                     syscall["origin"], syscall["line"]))
+        self.pending.extend(self.assembler.assemble(self._serials.pop(serial)))
