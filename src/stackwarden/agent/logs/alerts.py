@@ -35,6 +35,7 @@ class Alert:
     rule_path: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     closed: bool = False
+    rule_name: str = ""  # the Sigma rule's `name`, when it has one
 
     @property
     def alert_id(self) -> str:
@@ -53,6 +54,7 @@ class Alert:
         return {
             "id": self.alert_id,
             "rule_id": self.rule_id,
+            "rule_name": self.rule_name,
             "title": self.title,
             "level": self.level,
             "kind": self.kind,

@@ -50,6 +50,7 @@ class RuleSettings:
 class _Rule:
     index: int
     key: str
+    name: str
     title: str
     level: str
     tags: tuple[str, ...]
@@ -64,6 +65,7 @@ class _Rule:
 class _Corr:
     index: int
     key: str
+    name: str
     title: str
     level: str
     tags: tuple[str, ...]
@@ -101,7 +103,7 @@ def _key(rule: SigmaRule | SigmaCorrelationRule) -> str:
 
 
 def _meta(rule: SigmaRule | SigmaCorrelationRule) -> dict[str, Any]:
-    return {"key": _key(rule), "title": rule.title,
+    return {"key": _key(rule), "name": rule.name or "", "title": rule.title,
             "level": str(rule.level.name).lower() if rule.level else "medium",
             "tags": tuple(str(t) for t in rule.tags),
             "path": str(rule.source.path) if rule.source else ""}
@@ -429,7 +431,7 @@ class RuleEngine:
                      owner.kind if isinstance(owner, _Corr) else "detection",
                      incident.group, incident.count, first, last,
                      incident.origin, incident.line, incident.sample, owner.tags, owner.path,
-                     incident.detail, closed)
+                     incident.detail, closed, owner.name)
 
 
 def _candidates(table: dict[str, list[_Rule]], value: Any) -> list[_Rule]:
