@@ -182,3 +182,22 @@ def test_malformed_rules_name_file_and_field(tmp_path: Path, text: str, fragment
     assert failure.path.endswith("broken_rule.yml")
     assert fragment in failure.message
     assert failure.field == field
+
+
+def test_timestamp_part_modifiers(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, simple_rule("sel:\n    '@timestamp|hour': 3\ncondition: sel"))
+    assert not rules.failures, rules.failures
+    assert fired(rules, event({"x": 1}, t=3 * 3600 + 120))  # 03:02 UTC
+    assert not fired(rules, event({"x": 1}, t=4 * 3600))
+
+
+def test_sigma_filters_apply_to_the_rules_they_name(tmp_path: Path) -> None:
+    rule = simple_rule("sel:\n    action: sudo_command\ncondition: sel",
+                       rule_id="0a1b2c3d-0000-4000-8000-000000000001")
+    sigma_filter = ("title: admins may sudo\nlogsource:\n    product: linux\n"
+                    "filter:\n    rules:\n        - 0a1b2c3d-0000-4000-8000-000000000001\n"
+                    "    selection:\n        user: alice\n    condition: not selection\n")
+    rules = ruleset_from(tmp_path, rule, sigma_filter)
+    assert not rules.failures, rules.failures
+    assert not fired(rules, event({"action": "sudo_command", "user": "alice"}))
+    assert fired(rules, event({"action": "sudo_command", "user": "mallory"}))
