@@ -78,7 +78,7 @@ def check(
         "--format", "-f", help="json or table.")] = "table",
     log_format: Annotated[str | None, typer.Option(
         "--log-format", help="Decoder: syslog, journald, auditd, web, nginx, apache, "
-        "k8s-audit, suricata-eve, json (default: detected per file).")] = None,
+        "k8s-audit, suricata-eve, json, raw (default: detected per file).")] = None,
     logsource: Annotated[str | None, typer.Option(
         "--logsource", help="Log source of raw/json input: product=P,category=C,service=S.")
     ] = None,
