@@ -30,7 +30,7 @@ def parse_vars(items: list[str]) -> dict[str, list[str]]:
 
 def parse_overrides(items: list[str]) -> dict[str, object]:
     """`RULE.threshold=N` / `RULE.timespan=60s` -> CorrelationOverride per rule name or id."""
-    from stackwarden.agent.logs.sigma.engine import CorrelationOverride
+    from stackwarden.agent.logs.sigma.ruleset import CorrelationOverride
 
     wanted: dict[str, dict[str, float]] = {}
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -8,7 +8,8 @@ from typing import Any
 
 from stackwarden.agent.logs.alerts import Alert
 from stackwarden.agent.logs.events import LogEvent, LogSource
-from stackwarden.agent.logs.sigma.engine import RuleEngine, RuleSet, RuleSettings
+from stackwarden.agent.logs.sigma.engine import RuleEngine
+from stackwarden.agent.logs.sigma.ruleset import RuleSet, RuleSettings
 
 LINUX = LogSource("linux", None, frozenset({"syslog"}))
 

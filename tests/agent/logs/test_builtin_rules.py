@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stackwarden.agent.logs.check import check_files, default_settings, load_ruleset
-from stackwarden.agent.logs.sigma.engine import CorrelationOverride
+from stackwarden.agent.logs.sigma.ruleset import CorrelationOverride
 
 
 def _check(tmp_path: Path, text: str, name: str = "auth.log", **settings: object) -> list:

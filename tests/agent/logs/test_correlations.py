@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwarden.agent.logs.sigma.engine import CorrelationOverride, RuleSettings
+from stackwarden.agent.logs.sigma.ruleset import CorrelationOverride, RuleSettings
 from tests.agent.logs.helpers import event, ruleset_from, run, simple_rule
 
 FAIL = simple_rule("sel:\n    action: failed\ncondition: sel", title="failure",

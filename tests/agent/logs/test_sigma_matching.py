@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stackwarden.agent.logs.events import LogSource
-from stackwarden.agent.logs.sigma.engine import RuleSettings
+from stackwarden.agent.logs.sigma.ruleset import RuleSettings
 from tests.agent.logs.helpers import event, fired, ruleset_from, simple_rule
 
 MODIFIER_CASES = [

@@ -12,8 +12,9 @@ import yaml
 
 from stackwarden.agent.logs.decoders import make_decoder
 from stackwarden.agent.logs.events import LogSource
-from stackwarden.agent.logs.sigma.engine import RuleEngine, RuleSettings, compile_ruleset
+from stackwarden.agent.logs.sigma.engine import RuleEngine
 from stackwarden.agent.logs.sigma.loader import LoadedRules, load_rules
+from stackwarden.agent.logs.sigma.ruleset import RuleSettings, compile_ruleset
 from tests.agent.logs.sigma_samples import Unsupported, samples, writer_for
 from tests.helpers.env import shared_data
 

@@ -19,8 +19,9 @@ from stackwarden.agent.logs.alerts import Alert, level_rank
 from stackwarden.agent.logs.decoders import Decoder, detect_format, make_decoder
 from stackwarden.agent.logs.errors import LogError, RuleError
 from stackwarden.agent.logs.events import LogEvent, LogSource
-from stackwarden.agent.logs.sigma.engine import RuleEngine, RuleSet, RuleSettings
+from stackwarden.agent.logs.sigma.engine import RuleEngine
 from stackwarden.agent.logs.sigma.loader import RuleFailure
+from stackwarden.agent.logs.sigma.ruleset import RuleSet, RuleSettings
 from stackwarden.agent.logs.sources.base import read_lines
 
 SCHEMA_VERSION = 1

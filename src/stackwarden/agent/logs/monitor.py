@@ -18,7 +18,8 @@ from typing import Any
 from stackwarden.agent.logs.alerts import Alert
 from stackwarden.agent.logs.decoders import Decoder, detect_format, make_decoder
 from stackwarden.agent.logs.events import LogEvent, LogSource
-from stackwarden.agent.logs.sigma.engine import RuleEngine, RuleSet
+from stackwarden.agent.logs.sigma.engine import RuleEngine
+from stackwarden.agent.logs.sigma.ruleset import RuleSet
 from stackwarden.agent.logs.sources.base import Batch
 from stackwarden.agent.logs.sources.files import FileSource
 from stackwarden.agent.logs.sources.journald import JournaldSource
