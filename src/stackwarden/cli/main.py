@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, db, malware, secrets, server
+from stackwarden.cli import audit, cache, db, logs, malware, secrets, server
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -30,6 +30,7 @@ app.add_typer(server.app, name="server")
 app.command("worker")(server.worker)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(logs.app, name="logs")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The host agent: collectors (FIM, inventory, logs) that watch a running host."""

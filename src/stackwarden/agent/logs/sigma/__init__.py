@@ -1,0 +1,1 @@
+"""Sigma rules: loaded with pySigma, compiled to Python closures, run over decoded events."""
