@@ -91,6 +91,18 @@ class ScanOptions:
     use_cache: bool = True
     workers: int | None = None
     git: GitHistory | None = None  # repo:PATH: which history to read for secrets
+    files: tuple[str, ...] = ()  # several file paths (pre-commit): scan just these
+
+
+def _open(target: str, opts: ScanOptions, target_options: TargetOptions) -> Artifact:
+    """The artifact to scan: a list of files when the options name several, else the target."""
+    if opts.files:
+        from stackwarden.artifact.directory import FileListArtifact
+
+        return FileListArtifact(Path.cwd(), list(opts.files))
+    from stackwarden.artifact.targets import open_target
+
+    return open_target(target, target_options)
 
 
 def _open_database(options: ScanOptions, warnings: list[str]) -> tuple[object, dict[str, str]]:
@@ -145,11 +157,10 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
                                 f"{', '.join(d.name for d in detectors)} skipped")
             sbom = load_target_sbom(target, target_options, opts.catalogers, progress)
         else:
-            from stackwarden.artifact.targets import open_target
             from stackwarden.catalog.engine import catalog_artifact
             from stackwarden.catalog.registry import select_catalogers
 
-            with open_target(target_for_files, target_options) as artifact:
+            with _open(target_for_files, opts, target_options) as artifact:
                 chosen = select_catalogers(artifact.info.kind, opts.catalogers)
                 sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
                                         progress=progress)

@@ -182,12 +182,11 @@ def test_pre_commit_entry_options_parse(hook: dict[str, Any]) -> None:
     from stackwarden.report import parse_outputs
 
     ctx = _parse(shlex.split(hook["entry"])[2:] + ["app/settings.py"])
-    assert ctx.params["target"] == "app/settings.py"
+    assert ctx.params["targets"] == ["app/settings.py"]
     parse_outputs(ctx.params["output_formats"])
     assert with_flags(GatePolicy(), fail_on=ctx.params["fail_on"]).rules
 
 
-@pytest.mark.xfail(strict=True, reason="`stackwarden scan` takes one TARGET; pre-commit passes "
-                   "every staged file (the integrator's part: several path targets)")
 def test_pre_commit_passes_several_files() -> None:
-    _parse(shlex.split(hooks()[0]["entry"])[2:] + ["a.py", "b.yaml"])
+    ctx = _parse(shlex.split(hooks()[0]["entry"])[2:] + ["a.py", "b.yaml"])
+    assert ctx.params["targets"] == ["a.py", "b.yaml"]

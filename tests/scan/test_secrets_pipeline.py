@@ -69,3 +69,24 @@ def test_repo_history(tmp_path: Path) -> None:
     (finding,) = _secrets(result)
     assert finding.id == "github-pat" and finding.location.path == "config.py"
     assert finding.location.commit and finding.location.line == 1
+
+
+def test_several_files_like_pre_commit(tmp_path: Path, monkeypatch: object) -> None:
+    import os
+    import sys
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "settings.py").write_text(f'TOKEN = "{TOKEN}"\n')
+    (tmp_path / "app" / "clean.py").write_text("print('hello')\n")
+    (tmp_path / "unstaged.py").write_text(f'OTHER = "{TOKEN}"\n')
+    done = subprocess.run([sys.executable, "-m", "stackwarden", "scan", "--scanners", "secret",
+                           "--fail-on", "unknown", "-q", "-f", "json", "--no-cache",
+                           "app/settings.py", "app/clean.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 1, done.stderr
+    import json
+
+    doc = json.loads(done.stdout)
+    assert [(f["id"], f["location"]["path"]) for f in doc["findings"]] == [
+        ("github-pat", "/app/settings.py")]  # the unstaged file is not read

@@ -104,3 +104,30 @@ class DirectoryArtifact(Artifact):
             handle.close()
             raise ArtifactError("not a regular file", source=entry.path)
         return handle
+
+
+class FileListArtifact(DirectoryArtifact):
+    """Only some files of a directory (what pre-commit stages): the walk yields just those.
+
+    Paths are relative to `root` (or absolute inside it); one outside the root is refused.
+    Lookups, symlink resolution and reads behave as for the whole directory.
+    """
+
+    def __init__(self, root: str | Path, paths: list[str]) -> None:
+        super().__init__(root, kind="files", reference="files:" + " ".join(paths)[:200])
+        self.paths: list[str] = []
+        for raw in paths:
+            full = Path(raw) if Path(raw).is_absolute() else Path(self.root) / raw
+            try:
+                rel = full.resolve().relative_to(self.root)
+            except ValueError:
+                raise ArtifactError("outside the directory being scanned", source=raw) from None
+            self.paths.append("/" + rel.as_posix())
+
+    def files(self) -> Iterator[FileEntry]:
+        for path in dict.fromkeys(self.paths):
+            entry = self.lstat(path)
+            if entry is None:
+                self.skipped.append(Skipped(path, "no such file", "walk"))
+                continue
+            yield entry

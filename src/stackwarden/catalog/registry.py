@@ -46,6 +46,7 @@ CATALOGERS: tuple[type[Cataloger], ...] = (
 )
 
 IMAGE_KINDS = frozenset({"oci-dir", "oci-archive", "docker-archive", "registry", "rootfs"})
+# "files" (several paths, e.g. from pre-commit) and "dir" use installed and declared catalogers.
 
 
 def default_catalogers(target_kind: str) -> list[Cataloger]:

@@ -29,7 +29,9 @@ TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archi
 
 @handle_errors
 def scan(
-    target: Annotated[str, typer.Argument(help=TARGET_HELP, show_default=False)],
+    targets: Annotated[list[str], typer.Argument(
+        help=TARGET_HELP + " Several file paths scan just those files (what pre-commit passes).",
+        show_default=False, metavar="TARGET...")],
     scanners: Annotated[list[str] | None, typer.Option(
         "--scanners", help="Scanners to run, comma-separated or repeated: vuln, secret, "
         "malware, license (default: all).")] = None,
@@ -130,6 +132,14 @@ def scan(
     from stackwarden.detect.license import DEFAULT_DENY, LicensePolicy
     from stackwarden.detect.registry import DetectorOptions
     from stackwarden.scan import GitHistory, ScanOptions, parse_scanners
+
+    files: tuple[str, ...] = ()
+    target = targets[0]
+    if len(targets) > 1:
+        if any(":" in t.split("/")[0] and not Path(t).exists() for t in targets):
+            raise UsageError("several targets must all be file paths", source=" ".join(targets))
+        files = tuple(targets)
+        target = "files:" + " ".join(targets)
     from stackwarden.scan import scan as run_scan
 
     outputs = parse_outputs(output_formats or (), output)
@@ -150,6 +160,7 @@ def scan(
                                       blocklists=tuple(blocklist or ()), clamd=clamd,
                                       secret_config=secret_config, show_secrets=show_secrets),
             git=GitHistory(branch=branch, all_branches=all_branches, since=since),
+            files=files,
             licenses=LicensePolicy(deny=tuple(license_deny or DEFAULT_DENY),
                                    allow=tuple(license_allow or ())),
             cache_dir=cache_dir, use_cache=not no_cache)
