@@ -22,6 +22,7 @@ from stackwarden.artifact.build import ImageSpec, write_oci_layout
 from stackwarden.core.config import cache_dir
 from stackwarden.core.errors import ArtifactError
 from stackwarden.sample.debs import DebPackage, read_deb
+from stackwarden.sample.planted import cleanup_layer, planted_layer
 
 SAMPLE_DEBS = ("base-files", "libc6", "zlib1g", "libssl3", "openssl", "libexpat1")
 SAMPLE_WHEELS = ("requests==2.19.0", "urllib3==1.24.1", "idna==2.7", "chardet==3.0.4",
@@ -187,12 +188,15 @@ def build_sample_image(dest: Path, *, downloads: Path | None = None) -> Path:
     wheels = fetch_wheels(SAMPLE_WHEELS, downloads / "wheels")
     tarballs = fetch_npm(SAMPLE_NPM, downloads / "npm")
     spec = ImageSpec(
-        layers=[debian_layer(debs), python_layer(wheels), node_layer(tarballs)],
+        layers=[debian_layer(debs), python_layer(wheels), node_layer(tarballs),
+                planted_layer(), cleanup_layer()],
         config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/app",
+                "ExposedPorts": {"22/tcp": {}, "5000/tcp": {}},
                 "Cmd": ["python3", "-m", "flask", "run"]},
         history=[f"ADD debian packages: {' '.join(SAMPLE_DEBS)}",
                  f"RUN pip install {' '.join(SAMPLE_WHEELS)}",
-                 f"RUN npm install {' '.join(n + '@' + v for n, v in SAMPLE_NPM)}"],
+                 f"RUN npm install {' '.join(n + '@' + v for n, v in SAMPLE_NPM)}",
+                 "COPY . /app", "RUN rm /tmp/eicar.com"],
     )
     if dest.exists():
         shutil.rmtree(dest)
