@@ -80,3 +80,13 @@ def test_every_command_has_help() -> None:
     for command in ("sbom", "demo", "version"):
         done = run(command, "--help")
         assert done.returncode == 0 and "Usage:" in done.stdout
+
+
+def test_output_file_has_the_usual_permissions(image: Path, tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "sbom.json"
+    assert run("sbom", str(image), "-f", "json", "-o", str(out), "-q").returncode == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -120,3 +120,27 @@ def test_bad_scanner_configuration_is_a_usage_error(tmp_path: Path, bad: str) ->
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "broken" in done.stderr
+
+
+def test_a_scanner_failure_is_reported_and_not_cached(tmp_path: Path) -> None:
+    from stackwarden.detect.base import DetectContext, Detector, ScanTarget
+    from stackwarden.detect.cache import LayerResultCache
+    from stackwarden.detect.walk import walk_content
+
+    class Flaky(Detector):
+        name = "flaky"
+
+        def wants(self, target: ScanTarget) -> bool:
+            return True
+
+        def scan(self, data: bytes, target: ScanTarget, ctx: DetectContext) -> list[object]:
+            raise RuntimeError("scratch in use")
+
+    from stackwarden.artifact import open_target
+
+    cache = LayerResultCache(tmp_path / "cache")
+    with open_target(_image(tmp_path / "img", "1")) as artifact:
+        walked = walk_content(artifact, [Flaky()], cache=cache)
+    assert walked.calls["flaky"] == 45
+    assert all("flaky scan failed: RuntimeError" in s.reason for s in walked.skipped)
+    assert not list((tmp_path / "cache").rglob("*.json"))

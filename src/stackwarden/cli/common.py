@@ -53,12 +53,19 @@ def write_output(data: bytes, path: Path | None) -> None:
     write_outputs([(data, path)])
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _stage(data: bytes, path: Path) -> str:
     """Write `data` to a temporary file beside `path` (synced); return its name."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = -1, ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        os.fchmod(fd, 0o666 & ~_umask())  # a report reads like any file the user writes
         with os.fdopen(fd, "wb") as handle:
             fd = -1
             handle.write(data)

@@ -198,8 +198,10 @@ def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
         for detector in need:
             found = per_layer.get((digest, detector.name), [])
             result.findings[detector.name].extend(found)
-            if cache is not None and layered and digest:
-                cache.put(digest, detector, found, [s for s in skips if s.by in (detector.name,
-                                                                                   "walk")])
+            mine = [s for s in skips if s.by in (detector.name, "walk")]
+            # a scanner that failed on a file may not fail next time: never cache that
+            failed = any("scan failed" in s.reason for s in mine if s.by == detector.name)
+            if cache is not None and layered and digest and not failed:
+                cache.put(digest, detector, found, mine)
     ctx.skipped.extend(result.skipped)
     return result

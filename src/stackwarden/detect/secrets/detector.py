@@ -89,7 +89,7 @@ class SecretDetector(Detector):
     """Credentials, private keys, tokens and passwords in file contents (all rules in one pass)."""
 
     name: ClassVar[str] = "secret"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: per-thread Hyperscan scratch (v1 cached failures)
 
     def __init__(self, ruleset: RuleSet | None = None, *, engine: Engine | None = None,
                  configs: Sequence[str | Path] = ()) -> None:

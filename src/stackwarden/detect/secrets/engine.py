@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import hyperscan
 
 from stackwarden.core.config import cache_dir
 from stackwarden.core.findings import Severity
@@ -72,6 +75,7 @@ class Engine:
             for i, reason in sorted(database.refused.items())]
         self.refused = {regex_rules[i].id: reason for i, reason in database.refused.items()}
         self._db = database.db
+        self._local = threading.local()  # Hyperscan scratch space is per thread
         self._rules = regex_rules
         index = {k: hsdb.KEYWORD_BASE + i for i, k in enumerate(keywords)}
         self._keywords = [frozenset(index[k] for k in r.keywords) for r in regex_rules]
@@ -102,6 +106,12 @@ class Engine:
         """Whether a binary file can hold a finding (a keystore by magic, a path-only rule)."""
         return any(self._file_rule_applies(rule, path, head) for rule in self._file_rules)
 
+    def _scratch(self) -> hyperscan.Scratch:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        return scratch
+
     def scan(self, data: bytes, path: str, commit: str | None = None) -> Outcome:
         """Every confirmed secret in `data`, the content of `path` (or of a git hunk of it)."""
         if len(data) > self.settings.max_file_bytes:
@@ -114,7 +124,8 @@ class Engine:
         if self.is_binary(data):
             return Outcome(hits, None if hits else "binary", binary=True)
         raw: list[tuple[int, int]] = []
-        self._db.scan(data, match_event_handler=_collect, context=raw)  # type: ignore[arg-type]
+        self._db.scan(data, match_event_handler=_collect, context=raw,  # type: ignore[arg-type]
+                      scratch=self._scratch())
         if raw:
             hits.extend(self._confirm_all(data, raw, path, commit))
         if not hits:
