@@ -15,6 +15,7 @@ from stackwarden.core.errors import UsageError
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import SBOM, Skipped
 from stackwarden.detect.base import DetectContext, Detector
+from stackwarden.detect.cache import ImageResultCache
 from stackwarden.detect.license import LicensePolicy, check_licenses
 from stackwarden.detect.registry import DetectorOptions, build_detectors
 
@@ -160,17 +161,32 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
             from stackwarden.catalog.engine import catalog_artifact
             from stackwarden.catalog.registry import select_catalogers
 
-            with _open(target_for_files, opts, target_options) as artifact:
+            lazy = replace(target_options, lazy=opts.use_cache)
+            with _open(target_for_files, opts, lazy) as artifact:
                 chosen = select_catalogers(artifact.info.kind, opts.catalogers)
-                sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
-                                        progress=progress)
-                timings["inventory"] = time.perf_counter() - started
-                if detectors:
-                    t0 = time.perf_counter()
-                    findings += _content_findings(artifact, detectors, opts, skipped, timings,
-                                                  progress)
-                    findings += _config_secrets(artifact, detectors, opts, skipped)
-                    timings["content"] = time.perf_counter() - t0
+                key = _image_key(artifact, chosen, detectors, target_options) \
+                    if opts.use_cache else None
+                images = ImageResultCache(opts.cache_dir) if key else None
+                hit = images.get(key) if images is not None and key else None
+                if hit is not None:
+                    sbom, content, cached_skips = _from_image_cache(hit, artifact)
+                    findings += content
+                    skipped += cached_skips
+                    timings["cached_image"] = 1.0
+                else:
+                    sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
+                                            progress=progress)
+                    timings["inventory"] = time.perf_counter() - started
+                    content = []
+                    if detectors:
+                        t0 = time.perf_counter()
+                        content = _content_findings(artifact, detectors, opts, skipped,
+                                                    timings, progress)
+                        content += _config_secrets(artifact, detectors, opts, skipped)
+                        timings["content"] = time.perf_counter() - t0
+                    findings += content
+                    if images is not None and key:
+                        images.put(key, _image_cache_doc(sbom, content, skipped))
             if repo is not None and "secret" in scanners:
                 t0 = time.perf_counter()
                 findings = _with_history(findings, repo, opts, skipped, warnings)
@@ -218,6 +234,43 @@ def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOpt
         timings[f"cached_layers:{name}"] = float(count)
     return mark_deleted(artifact, [f for found in walked.findings.values()  # type: ignore[arg-type]
                                    for f in found])
+
+
+def _image_key(artifact: Artifact, catalogers: Sequence[object],
+               detectors: Sequence[Detector], target_options: TargetOptions) -> str | None:
+    """What decides a whole image's results, or None when they must not be cached (not an
+    image, or a scanner whose results cannot be cached)."""
+    info = artifact.info
+    if not info.layers or not info.config_digest:
+        return None
+    keys = [d.cache_key() for d in detectors]
+    if any(k is None for k in keys):
+        return None
+    parts = [__version__, info.config_digest, *(layer.diff_id for layer in info.layers),
+             *sorted(f"{type(c).__name__}:{getattr(c, 'version', 0)}" for c in catalogers),
+             *sorted(str(k) for k in keys), repr(target_options.limits)]
+    return "\0".join(parts)
+
+
+def _image_cache_doc(sbom: SBOM, content: list[Finding], skipped: list[Skipped]
+                     ) -> dict[str, object]:
+    from stackwarden.catalog.sbom import sbom_to_dict
+    from stackwarden.report.findings_dict import finding_to_dict
+
+    return {"sbom": sbom_to_dict(sbom), "findings": [finding_to_dict(f) for f in content],
+            "skipped": [{"path": s.path, "reason": s.reason, "by": s.by} for s in skipped]}
+
+
+def _from_image_cache(doc: dict[str, object], artifact: Artifact
+                      ) -> tuple[SBOM, list[Finding], list[Skipped]]:
+    from stackwarden.catalog.sbom import sbom_from_dict
+    from stackwarden.report.findings_dict import finding_from_dict
+
+    sbom = replace(sbom_from_dict(doc["sbom"]), artifact=artifact.info)  # type: ignore[arg-type]
+    content = [finding_from_dict(f) for f in doc["findings"]]  # type: ignore[attr-defined]
+    skips = [Skipped(s["path"], s["reason"], s.get("by", ""))
+             for s in doc["skipped"]]  # type: ignore[attr-defined]
+    return sbom, content, skips
 
 
 def mark_deleted(artifact: Artifact, findings: list[Finding]) -> list[Finding]:

@@ -60,7 +60,7 @@ def test_only_the_changed_layer_is_analysed_again(tmp_path: Path) -> None:
     assert first.timings["calls:malware"] == 45  # 43 base files + 2 app files
     again = scan(_image(tmp_path / "v1", "1"), scanners=("malware",), scan_options=opts)
     assert again.timings.get("calls:malware", 0) == 0
-    assert again.timings["cached_layers:malware"] == 2
+    assert again.timings["cached_image"] == 1  # the same image: no layer is even read
     rebuilt = scan(_image(tmp_path / "v2", "2"), scanners=("malware",), scan_options=opts)
     assert rebuilt.timings["calls:malware"] == 2  # only the app layer's two files
     assert rebuilt.timings["cached_layers:malware"] == 1
@@ -103,7 +103,7 @@ def test_cache_clean_command(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").rglob("*.json"))
     done = subprocess.run([sys.executable, "-m", "stackwarden", "cache", "clean", "--cache-dir",
                            str(tmp_path / "cache")], capture_output=True, text=True, check=True)
-    assert "removed 2" in done.stderr
+    assert "removed 3" in done.stderr  # two layers and one image
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 
@@ -144,3 +144,22 @@ def test_a_scanner_failure_is_reported_and_not_cached(tmp_path: Path) -> None:
     assert walked.calls["flaky"] == 45
     assert all("flaky scan failed: RuntimeError" in s.reason for s in walked.skipped)
     assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_an_unchanged_image_is_not_read_again(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import stackwarden.artifact.image as image_module
+
+    opts = _options(tmp_path)
+    target = _image(tmp_path / "img", "1")
+    first = scan(target, scanners=("malware", "license"), scan_options=opts)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a layer was read although every result was cached")
+
+    monkeypatch.setattr(image_module, "_materialize", refuse)
+    again = scan(target, scanners=("malware", "license"), scan_options=opts)
+    assert [(f.id, f.location.path) for f in again.findings] == \
+        [(f.id, f.location.path) for f in first.findings]
+    assert again.sbom.packages == first.sbom.packages
+    assert again.sbom.artifact.config_digest == first.sbom.artifact.config_digest

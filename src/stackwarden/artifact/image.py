@@ -183,17 +183,54 @@ def manifest_layers(manifest: dict[str, Any], where: str) -> tuple[Descriptor, l
 
 
 class LayeredArtifact(Artifact):
-    """An image's filesystem: layer indexes squashed in order, whiteouts applied."""
+    """An image's filesystem: layer indexes squashed in order, whiteouts applied.
 
-    def __init__(self, info: ArtifactInfo, layers: list[LayerIndex], workdir: Path | None,
-                 skipped: list[Skipped]) -> None:
+    Built eagerly from layer indexes, or lazily from a loader that reads the layers the first
+    time a file is asked for (a scan whose results are all cached never reads them).
+    """
+
+    def __init__(self, info: ArtifactInfo, layers: list[LayerIndex] | None,
+                 workdir: Path | None, skipped: list[Skipped], *,
+                 loader: Callable[[], tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]]
+                 | None = None, on_close: Callable[[], None] | None = None) -> None:
         self.info = info
-        self.layers = layers
         self.workdir = workdir
         self.skipped = skipped
         self._fds: dict[int, int] = {}
         self._fd_lock = threading.Lock()  # scanners open files from several threads
-        self._squashed = self._squash(layers)
+        self._loader = loader
+        self._on_close = on_close
+        self._layers: list[LayerIndex] | None = layers
+        self._squashed_view: dict[str, FileEntry] | None = (self._squash(layers)
+                                                            if layers is not None else None)
+
+    def _ensure(self) -> None:
+        with self._fd_lock:
+            if self._layers is not None:
+                return
+            assert self._loader is not None
+            self.info, layers, skipped = self._loader()
+            self.skipped.extend(skipped)
+            self._squashed_view = self._squash(layers)
+            self._layers = layers
+
+    @property
+    def layers(self) -> list[LayerIndex]:
+        """The layer indexes (read on first use for a lazily loaded image)."""
+        if self._layers is None:
+            self._ensure()
+        return self._layers  # type: ignore[return-value]
+
+    @property
+    def _squashed(self) -> dict[str, FileEntry]:
+        if self._squashed_view is None:
+            self._ensure()
+        return self._squashed_view  # type: ignore[return-value]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the layers have been read."""
+        return self._layers is not None
 
     @staticmethod
     def _squash(layers: list[LayerIndex]) -> dict[str, FileEntry]:
@@ -262,6 +299,9 @@ class LayeredArtifact(Artifact):
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -275,61 +315,100 @@ def _layer_history(config: dict[str, Any], count: int) -> list[str]:
 
 def load_image(source: ImageSource, *, platform: str | None = None,
                limits: Limits = DEFAULT_LIMITS, workdir: Path | None = None,
-               progress: Callable[[str, int, int], None] | None = None) -> LayeredArtifact:
+               progress: Callable[[str, int, int], None] | None = None,
+               lazy: bool = False) -> LayeredArtifact:
     """Read an image from `source` into a LayeredArtifact (layers decompressed to `workdir`).
 
     Every blob is verified against its digest and every layer against the config's diff_ids.
+    With `lazy`, only the manifest and config are read now (enough for `info`: digests, layer
+    diff_ids, config); the layers are read the first time a file is needed.
     """
     try:
         image = source.resolve(platform)
-        where = image.reference
-        rootfs = image.config.get("rootfs")
-        diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
-            if isinstance(rootfs, dict) else []
-        layers = list(image.layers)
-        if diff_ids and len(diff_ids) != len(layers):
-            raise ArtifactError(f"config lists {len(diff_ids)} diff_ids for {len(layers)} "
-                                "layers", source=where)
-        skipped: list[Skipped] = []
-        created_by = _layer_history(image.config, len(layers))
+    except BaseException:
+        source.close()
+        raise
+    rootfs = image.config.get("rootfs")
+    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
+        if isinstance(rootfs, dict) else []
+    if lazy and len(diff_ids) == len(image.layers) and diff_ids:
+        created_by = _layer_history(image.config, len(diff_ids))
+        info = _artifact_info(image, [LayerInfo(i, d.digest, diff_ids[i], d.size, d.media_type,
+                                                created_by[i])
+                                      for i, d in enumerate(image.layers)])
         owned = workdir is None
-        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if workdir is None else workdir
+        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if owned else workdir
+        assert work is not None
 
-        def one(i: int) -> tuple[LayerIndex, LayerInfo]:
-            desc = layers[i]
-            label = f"{where} layer {i} ({desc.digest})"
-            diff_id = diff_ids[i] if i < len(diff_ids) else None
-            if desc.media_type and desc.media_type not in LAYER_TYPES:
-                skipped.append(Skipped(desc.digest, f"layer media type {desc.media_type!r} is "
-                                                    "not a filesystem layer: not read", "image"))
-                return LayerIndex(i, None), LayerInfo(i, desc.digest, diff_id or desc.digest,
-                                                      desc.size, desc.media_type, created_by[i])
-            with image.open_blob(desc) as blob:
-                done = materialize_layer(blob, work / f"layer-{i}.tar", digest=desc.digest,
-                                         diff_id=diff_id, label=label, limits=limits)
-            index = index_layer(done.path, i, label=label, limits=limits)
-            if progress:
-                progress(label, i, len(layers))
-            return index, LayerInfo(i, done.digest, done.diff_id, desc.size, desc.media_type,
-                                    created_by[i])
+        def loader() -> tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]:
+            try:
+                return _materialize(image, limits, work, progress)
+            finally:
+                source.close()
 
+        return LayeredArtifact(info, None, work if owned else None, [], loader=loader,
+                               on_close=source.close)
+    try:
+        owned = workdir is None
+        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if owned else workdir
+        assert work is not None
         try:
-            workers = min(2, os.cpu_count() or 1, max(1, len(layers)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(one, range(len(layers))))
+            info, indexes, skipped = _materialize(image, limits, work, progress)
         except BaseException:
             if owned:
                 shutil.rmtree(work, ignore_errors=True)
             raise
     finally:
         source.close()
+    return LayeredArtifact(info, indexes, work if owned else None, skipped)
+
+
+def _artifact_info(image: ResolvedImage, layers: list[LayerInfo]) -> ArtifactInfo:
+    plat = "/".join(p for p in (image.config.get("os"), image.config.get("architecture"),
+                                image.config.get("variant")) if isinstance(p, str) and p)
+    return ArtifactInfo(kind=image.kind, reference=image.reference, name=image.name,
+                        digest=image.manifest_digest, config_digest=image.config_digest,
+                        platform=plat or None, layers=tuple(layers),
+                        repo_tags=image.repo_tags, config=image.config)
+
+
+def _materialize(image: ResolvedImage, limits: Limits, work: Path,
+                 progress: Callable[[str, int, int], None] | None
+                 ) -> tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]:
+    """Decompress and index every layer (two at a time), verifying digests and diff_ids."""
+    where = image.reference
+    rootfs = image.config.get("rootfs")
+    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
+        if isinstance(rootfs, dict) else []
+    layers = list(image.layers)
+    if diff_ids and len(diff_ids) != len(layers):
+        raise ArtifactError(f"config lists {len(diff_ids)} diff_ids for {len(layers)} "
+                            "layers", source=where)
+    skipped: list[Skipped] = []
+    created_by = _layer_history(image.config, len(layers))
+
+    def one(i: int) -> tuple[LayerIndex, LayerInfo]:
+        desc = layers[i]
+        label = f"{where} layer {i} ({desc.digest})"
+        diff_id = diff_ids[i] if i < len(diff_ids) else None
+        if desc.media_type and desc.media_type not in LAYER_TYPES:
+            skipped.append(Skipped(desc.digest, f"layer media type {desc.media_type!r} is "
+                                                "not a filesystem layer: not read", "image"))
+            return LayerIndex(i, None), LayerInfo(i, desc.digest, diff_id or desc.digest,
+                                                  desc.size, desc.media_type, created_by[i])
+        with image.open_blob(desc) as blob:
+            done = materialize_layer(blob, work / f"layer-{i}.tar", digest=desc.digest,
+                                     diff_id=diff_id, label=label, limits=limits)
+        index = index_layer(done.path, i, label=label, limits=limits)
+        if progress:
+            progress(label, i, len(layers))
+        return index, LayerInfo(i, done.digest, done.diff_id, desc.size, desc.media_type,
+                                created_by[i])
+
+    workers = min(2, os.cpu_count() or 1, max(1, len(layers)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, range(len(layers))))
     indexes = [r[0] for r in results]
     for index in indexes:
         skipped.extend(index.skipped)
-    plat = "/".join(p for p in (image.config.get("os"), image.config.get("architecture"),
-                                image.config.get("variant")) if isinstance(p, str) and p)
-    info = ArtifactInfo(kind=image.kind, reference=image.reference, name=image.name,
-                        digest=image.manifest_digest, config_digest=image.config_digest,
-                        platform=plat or None, layers=tuple(r[1] for r in results),
-                        repo_tags=image.repo_tags, config=image.config)
-    return LayeredArtifact(info, indexes, work if owned else None, skipped)
+    return _artifact_info(image, [r[1] for r in results]), indexes, skipped

@@ -29,6 +29,7 @@ class TargetOptions:
     docker_config: Path | None = None
     limits: Limits = DEFAULT_LIMITS
     progress: Callable[[str, int, int], None] | None = field(default=None, compare=False)
+    lazy: bool = False  # images: read layers only when a file is first needed
 
 
 def split_scheme(target: str) -> tuple[str | None, str]:
@@ -121,4 +122,4 @@ def open_target(target: str, options: TargetOptions | None = None) -> Artifact:
         return DirectoryArtifact(value, kind=scheme, reference=target)
     source = image_source(scheme, value, target, options)
     return load_image(source, platform=options.platform, limits=options.limits,
-                      progress=options.progress)
+                      progress=options.progress, lazy=options.lazy)

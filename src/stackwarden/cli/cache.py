@@ -17,10 +17,10 @@ app = typer.Typer(help="Manage the per-layer scan cache.", no_args_is_help=True,
 @handle_errors
 def clean(
     cache_dir: Annotated[Path | None, typer.Option(
-        "--cache-dir", help="The cache to empty (default: ~/.cache/stackwarden/layers).")] = None,
+        "--cache-dir", help="The cache to empty (default: ~/.cache/stackwarden/scan).")] = None,
 ) -> None:
     """Remove every cached layer result (the next scan re-analyses every layer)."""
     from stackwarden.detect.cache import clean_cache
 
     removed = clean_cache(cache_dir)
-    stderr.print(f"removed {removed} cached layer results", highlight=False)
+    stderr.print(f"removed {removed} cached results", highlight=False)

@@ -106,8 +106,8 @@ def scan(
         "--license-allow", help="When given, only these SPDX ids (globs allowed) are "
         "acceptable.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
-        "--cache-dir", help="Where per-layer results are cached (default: "
-        "~/.cache/stackwarden/layers).")] = None,
+        "--cache-dir", help="Where per-layer and per-image results are cached (default: "
+        "~/.cache/stackwarden/scan).")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Analyse every layer afresh and store nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,

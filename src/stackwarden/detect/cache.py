@@ -25,15 +25,16 @@ FORMAT = 1
 
 
 def default_cache_root() -> Path:
-    """`<cache dir>/layers` (`--cache-dir` or STACKWARDEN_CACHE_DIR move it)."""
-    return cache_dir() / "layers"
+    """`<cache dir>/scan` (`--cache-dir` or STACKWARDEN_CACHE_DIR move it): `layers/` holds
+    per-layer results, `images/` whole-image results."""
+    return cache_dir() / "scan"
 
 
 class LayerResultCache:
     """Detector results per image layer."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or default_cache_root()
+        self.root = (root or default_cache_root()) / "layers"
         self._keys: dict[int, str | None] = {}
 
     def _path(self, layer: str, detector: Detector) -> Path | None:
@@ -79,8 +80,41 @@ class LayerResultCache:
 def clean_cache(root: Path | None = None) -> int:
     """Remove every cached entry; returns how many files were removed."""
     root = root or default_cache_root()
-    if not root.exists():
-        return 0
-    count = sum(1 for p in root.rglob("*.json"))
-    shutil.rmtree(root, ignore_errors=True)
+    count = 0
+    for directory in (root / "layers", root / "images"):
+        if directory.exists():
+            count += sum(1 for _ in directory.rglob("*.json"))
+            shutil.rmtree(directory, ignore_errors=True)
     return count
+
+
+class ImageResultCache:
+    """Whole-image results (SBOM and content findings) keyed by the image's config digest and
+    everything that decides them: scanning an unchanged image again reads none of its layers."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_cache_root()) / "images"
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha256(f"{FORMAT}\0{key}".encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}.json"
+
+    def get(self, key: str) -> dict[str, object] | None:
+        """The stored document, or None."""
+        try:
+            doc = json.loads(self._path(key).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def put(self, key: str, doc: dict[str, object]) -> None:
+        """Store atomically (a failure only costs the next scan its shortcut)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(doc, handle)
+            os.replace(tmp, path)
+        except (OSError, TypeError, ValueError):
+            return
