@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stackwarden import __version__
-from stackwarden.cli import db
+from stackwarden.cli import config, db
 from stackwarden.cli.demo import demo
 from stackwarden.cli.scan import scan
 from stackwarden.cli.sbom import sbom
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("sbom")(sbom)
 app.command("demo")(demo)
 app.command("scan")(scan)
+app.command("scan-config")(config.scan_config)
 app.add_typer(db.app, name="db")
 
 
