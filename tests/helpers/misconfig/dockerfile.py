@@ -81,7 +81,7 @@ PLANTS = [
          "--no-install-recommends -y ca-certificates && rm -rf /var/lib/apt/lists/*"),
     _ins("SW-DF-017", "RUN apt-get update && apt-get upgrade -y && rm -rf /var/lib/apt/lists/*",
          "RUN apt-get update && apt-get install -y --no-install-recommends --only-upgrade "
-         "openssl && rm -rf /var/lib/apt/lists/*", also=("SW-DF-014",)),
+         "openssl && rm -rf /var/lib/apt/lists/*"),
     _rep("SW-DF-018", "EXPOSE", "EXPOSE 8080 22", "EXPOSE 8080 2222"),
     _rep("SW-DF-019", "EXPOSE", "EXPOSE 80800", "EXPOSE 8081/udp"),
     _ins("SW-DF-020", 'ENTRYPOINT ["/app/old"]', 'CMD ["--serve"]'),

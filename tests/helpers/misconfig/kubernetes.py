@@ -231,8 +231,11 @@ PLANTS = [
     _plant("SW-K8S-052", "ClusterRole", [("set", RULE, {
         "apiGroups": [""], "resources": ["pods"], "verbs": ["create"]})],
            [("set", RULE, {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]})]),
-    _plant("SW-K8S-053", "ClusterRole", [("set", (*RULE, "verbs"), ["get", "escalate"])],
-           [("set", (*RULE, "verbs"), ["get", "watch"])]),
+    _plant("SW-K8S-053", "ClusterRole", [("set", RULE, {
+        "apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+        "verbs": ["get", "escalate"]})],
+           [("set", RULE, {"apiGroups": [""], "resources": ["configmaps"],
+                           "verbs": ["get", "escalate"]})]),
     _plant("SW-K8S-054", "ClusterRole", [("set", RULE, {
         "apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]})],
            [("set", RULE, {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]})]),

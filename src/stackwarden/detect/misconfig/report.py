@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -17,6 +18,8 @@ from rich.text import Text
 
 from stackwarden import __version__
 from stackwarden.detect.misconfig.engine import Outcome
+from stackwarden.detect.misconfig.kubernetes import WORKLOAD_KINDS
+from stackwarden.detect.misconfig.model import Check
 from stackwarden.report.findings_dict import finding_to_dict, severity_counts
 from stackwarden.report.table import SEVERITY_STYLE
 
@@ -76,3 +79,28 @@ def render(outcome: Outcome, target: str, fmt: str, *, width: int = 160) -> byte
         for skip in outcome.skipped:
             console.print(f"  {skip.path}: {skip.reason}", markup=False)
     return out.getvalue().encode()
+
+
+FILE_TYPE_TITLES = {
+    "dockerfile": "Dockerfile", "image-config": "Image configuration", "kubernetes": "Kubernetes",
+    "compose": "Docker Compose", "terraform": "Terraform (AWS, Azure, GCP)",
+    "cloudformation": "CloudFormation", "github-actions": "GitHub Actions",
+    "gitlab-ci": "GitLab CI",
+}
+
+
+def checks_markdown(checks: Sequence[Check]) -> str:
+    """The check list of docs/misconfig.md (kept in step by a test; regenerate it with
+    `STACKWARDEN_UPDATE_DOCS=1 pytest tests/detect/misconfig/test_docs.py`)."""
+    lines: list[str] = []
+    for file_type, title in FILE_TYPE_TITLES.items():
+        subset = [c for c in checks if c.file_type == file_type]
+        lines += [f"### {title} ({len(subset)})", "",
+                  "| ID | Severity | Title | Applies to | Controls |", "|---|---|---|---|---|"]
+        for c in subset:
+            kinds = "pods and workload templates" if c.kinds == WORKLOAD_KINDS else \
+                ", ".join(sorted(c.kinds)) if len(c.kinds) <= 3 else f"{len(c.kinds)} kinds"
+            lines.append(f"| {c.id} | {c.severity} | {c.title} | {kinds or 'all'} | "
+                         f"{', '.join(c.controls) or '-'} |")
+        lines.append("")
+    return "\n".join(lines)

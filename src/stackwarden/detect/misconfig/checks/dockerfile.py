@@ -187,7 +187,8 @@ def _apt_no_clean(doc: Document) -> Iterator[Hit]:
 def _apt_update_alone(doc: Document) -> Iterator[Hit]:
     for item in _runs(doc):
         script = item["script"]
-        if _APT_UPDATE.search(script) and not _APT_INSTALL.search(script):
+        if _APT_UPDATE.search(script) and not _APT_INSTALL.search(script) and \
+                not _APT_UPGRADE.search(script):
             yield _at(item, "apt-get update alone: a later cached layer installs from a stale "
                             "package index")
 
