@@ -1,14 +1,16 @@
 """StackWarden vs Checkov: misconfiguration scanning of the same corpus, in one run.
 
 The corpus is the ground-truth generator of the test suite (tests/helpers/misconfig):
-Kubernetes manifests, Dockerfiles and Terraform files (AWS, Azure, GCP), clean ones and ones
-with recorded planted misconfigurations, >= 300 files. Both tools run as whole processes
+Kubernetes manifests, Dockerfiles and Terraform files (AWS, Azure, GCP): 330 generated files
+(clean ones, and ones with 1-4 recorded planted misconfigurations), plus one file per check
+with its true positive and one with its near miss (so every check is exercised). Both tools run as whole processes
 (start-up included) over the same directory, interleaved, several times; the median wall
 time, CPU time (user+sys) and peak memory are printed with the ratio. Then the findings are
 compared on the checks both tools have (mapping below), per check: found by both, only by
 StackWarden, only by Checkov, and how many of the planted cases each found.
 
     .venv/bin/python benchmarks/misconfig_vs_checkov.py [--runs 3] [--files-per-type 110]
+        [--no-table] [--keep DIR]
 
 Checkov is installed (once, needs PyPI) into its own virtualenv under
 ~/.cache/stackwarden-bench/checkov-venv, because its pinned dependencies clash with ours.
@@ -29,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the corpus generator lives with the tests
 
-from tests.helpers.misconfig import CorpusFile, generate  # noqa: E402
+from tests.helpers.misconfig import CorpusFile, Expected, all_plants, generate, single
 
 CACHE = Path.home() / ".cache" / "stackwarden-bench"
 CHECKOV_VERSION = "3.3.30"
@@ -106,9 +108,28 @@ def checkov_command() -> Path:
     return binary
 
 
-def write_corpus(root: Path, files_per_type: int) -> list[CorpusFile]:
-    """The generated corpus, written under `root` (Terraform: one module per directory)."""
+def table_files() -> list[CorpusFile]:
+    """Each check's true positive and near miss, one file each (so every check is met)."""
+    out = []
+    for plant in all_plants():
+        if plant.file_type not in FILE_TYPES:
+            continue
+        for bad in (True, False):
+            item = single(plant, bad)
+            path = f"{plant.file_type}/table/{plant.check_id}/{'bad' if bad else 'near'}/" \
+                   f"{item.path}"
+            out.append(CorpusFile(path, item.data, [Expected(e.check_id, path, e.resource)
+                                                    for e in item.expected], item.also,
+                                  item.clean))
+    return out
+
+
+def write_corpus(root: Path, files_per_type: int, table: bool) -> list[CorpusFile]:
+    """The generated corpus (plus the per-check files), written under `root` (Terraform:
+    one module per directory)."""
     corpus = generate(seed=2024, files_per_type=files_per_type, file_types=FILE_TYPES)
+    if table:
+        corpus += table_files()
     for item in corpus:
         path = root / item.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +216,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files-per-type", type=int, default=110)
+    parser.add_argument("--no-table", action="store_true",
+                        help="only the generated files, not the per-check files")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the corpus and both reports here (kept) for inspection")
     args = parser.parse_args()
@@ -204,7 +227,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="misconfig-bench-") as scratch:
         tmp = str(args.keep) if args.keep else scratch
         root = Path(tmp) / "corpus"
-        corpus = write_corpus(root, args.files_per_type)
+        corpus = write_corpus(root, args.files_per_type, table=not args.no_table)
         ours_out, theirs_out = Path(tmp) / "ours.json", Path(tmp) / "checkov"
         commands = {
             "stackwarden": [sys.executable, "-m", "stackwarden", "scan-config", str(root),
@@ -220,7 +243,7 @@ def main() -> None:
         counts = {t: sum(1 for c in corpus if c.path.startswith(t)) for t in FILE_TYPES}
         print(f"corpus: {len(corpus)} files {counts}, "
               f"{sum(len(c.expected) for c in corpus)} planted misconfigurations, "
-              f"{sum(c.clean for c in corpus)} clean files; {args.runs} runs each; "
+              f"{sum(c.clean for c in corpus)} clean or near-miss files; {args.runs} runs each; "
               f"checkov {CHECKOV_VERSION}")
         print(f"{'tool':<12} {'median wall s':>14} {'median CPU s':>13} {'peak RSS MiB':>13}")
         medians = {}
