@@ -153,3 +153,13 @@ def test_github_on_key_is_not_a_boolean() -> None:
     outcome = SCANNER.scan_bytes(".github/workflows/t.yml", workflow)
     [finding] = [f for f in outcome.findings if f.id == "SW-GHA-002"]
     assert (finding.location.line, finding.location.end_line) == (8, 9)
+
+
+def test_helm_documents_of_one_template_count_lines_across_sections() -> None:
+    section = b"---\n# Source: shop/templates/pods.yaml\napiVersion: v1\nkind: Pod\n" \
+              b"metadata: {name: %s}\nspec:\n  hostPID: true\n  containers: []\n"
+    outcome = SCANNER.scan_bytes("out.yaml", (section % b"a") + (section % b"b"))
+    lines = sorted((f.location.resource, f.location.line, f.evidence["rendered_line"])
+                   for f in outcome.findings if f.id == "SW-K8S-003")
+    # each section is 6 lines after its comment: the second Pod continues the template
+    assert lines == [("Pod/a", 5, 7), ("Pod/b", 12, 15)]

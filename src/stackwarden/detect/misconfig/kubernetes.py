@@ -9,6 +9,7 @@ the finding's evidence as `rendered_line`).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -98,6 +99,7 @@ def parse(src: SourceFile) -> list[Document]:
                                    "`helm template` and scan the output", source=src.path) from None
         raise
     sources = _sources(src)
+    source_lines = [line for line, _ in sources]
     consumed: dict[str, int] = {}
     documents: list[Document] = []
     previous_end = 0
@@ -107,7 +109,9 @@ def parse(src: SourceFile) -> list[Document]:
             continue
         items = value.get("items") if value.get("kind") == "List" else None
         objects = [o for o in items if is_object(o)] if isinstance(items, list) else [value]
-        template = next((s for s in reversed(sources) if previous_end <= s[0] < start), None)
+        # the last `# Source:` comment between the previous document and this one
+        at = bisect.bisect_left(source_lines, start) - 1
+        template = sources[at] if at >= 0 and sources[at][0] >= previous_end else None
         for obj in objects:
             if not is_object(obj):
                 continue
@@ -121,7 +125,8 @@ def parse(src: SourceFile) -> list[Document]:
                 doc.evidence = {"rendered_path": src.path}
             documents.append(doc)
         if template is not None:
-            consumed[template[1]] = consumed.get(template[1], 0) + (end - template[0])
+            # the section's lines plus the `---` that separates it from the template's next
+            consumed[template[1]] = consumed.get(template[1], 0) + (end - template[0]) + 1
         previous_end = end
     return documents
 
