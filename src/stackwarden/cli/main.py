@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, db, logs, malware, secrets, server
+from stackwarden.cli import audit, cache, config, db, logs, malware, secrets, server
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("sbom")(sbom)
 app.command("demo")(demo)
 app.command("scan")(scan)
+app.command("scan-config")(config.scan_config)
 app.add_typer(db.app, name="db")
 app.add_typer(version_app, name="version")
 app.add_typer(malware.app, name="malware")

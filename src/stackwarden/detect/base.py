@@ -27,14 +27,20 @@ class ScanTarget:
 
 @dataclass
 class DetectContext:
-    """Per-scan settings and the list where skipped content is recorded."""
+    """Per-scan settings and the lists where skipped content and suppressed findings go."""
 
     show_secrets: bool = False
     skipped: list[Skipped] = field(default_factory=list)
+    suppressed: list[tuple[Finding, str]] = field(default_factory=list)
 
     def skip(self, path: str, reason: str, by: str) -> None:
         """Record content that could not be scanned (listed in the report's summary)."""
         self.skipped.append(Skipped(path, reason, by))
+
+    def suppress(self, finding: Finding, reason: str) -> None:
+        """Record a finding suppressed in the content itself (e.g. an inline ignore comment),
+        with its reason: the report lists it as suppressed, never drops it silently."""
+        self.suppressed.append((finding, reason))
 
 
 class Detector(ABC):
