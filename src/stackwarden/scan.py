@@ -12,15 +12,15 @@ from stackwarden import __version__
 from stackwarden.artifact.base import Artifact
 from stackwarden.artifact.targets import TargetOptions
 from stackwarden.core.errors import UsageError
-from stackwarden.core.findings import Finding
+from stackwarden.core.findings import Finding, FindingKind
 from stackwarden.core.models import SBOM, Skipped
 from stackwarden.detect.base import DetectContext, Detector
 from stackwarden.detect.cache import ImageResultCache
 from stackwarden.detect.license import LicensePolicy, check_licenses
 from stackwarden.detect.registry import DetectorOptions, build_detectors
 
-SCANNERS = ("vuln", "secret", "malware", "license")
-DEFAULT_SCANNERS = ("vuln", "secret", "malware", "license")
+SCANNERS = ("vuln", "secret", "malware", "misconfig", "license")
+DEFAULT_SCANNERS = SCANNERS
 DEFAULT_MAX_DB_AGE_DAYS = 7.0
 
 
@@ -169,8 +169,10 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
                 images = ImageResultCache(opts.cache_dir) if key else None
                 hit = images.get(key) if images is not None and key else None
                 if hit is not None:
-                    sbom, content, cached_skips = _from_image_cache(hit, artifact)
+                    sbom, content, cached_suppressed, cached_skips = _from_image_cache(
+                        hit, artifact)
                     findings += content
+                    suppressed += cached_suppressed
                     skipped += cached_skips
                     timings["cached_image"] = 1.0
                 else:
@@ -178,15 +180,18 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
                                             progress=progress)
                     timings["inventory"] = time.perf_counter() - started
                     content = []
+                    content_suppressed: list[Suppressed] = []
                     if detectors:
                         t0 = time.perf_counter()
                         content = _content_findings(artifact, detectors, opts, skipped,
-                                                    timings, progress)
-                        content += _config_secrets(artifact, detectors, opts, skipped)
+                                                    content_suppressed, timings, progress)
+                        content += _config_checks(artifact, detectors, opts, skipped)
                         timings["content"] = time.perf_counter() - t0
                     findings += content
+                    suppressed += content_suppressed
                     if images is not None and key:
-                        images.put(key, _image_cache_doc(sbom, content, skipped))
+                        images.put(key, _image_cache_doc(sbom, content, content_suppressed,
+                                                         skipped))
             if repo is not None and "secret" in scanners:
                 t0 = time.perf_counter()
                 findings = _with_history(findings, repo, opts, skipped, warnings)
@@ -216,7 +221,8 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
 
 
 def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOptions,
-                      skipped: list[Skipped], timings: dict[str, float],
+                      skipped: list[Skipped], suppressed: list[Suppressed],
+                      timings: dict[str, float],
                       progress: Callable[[str, int, int], None] | None) -> list[Finding]:
     from stackwarden.detect.cache import LayerResultCache
     from stackwarden.detect.walk import walk_content
@@ -226,14 +232,18 @@ def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOpt
                           ctx=DetectContext(show_secrets=opts.detectors.show_secrets),
                           progress=progress)
     skipped.extend(walked.skipped)
+    visible = _visible(artifact)  # type: ignore[arg-type]
+    suppressed.extend(Suppressed(f, reason) for f, reason in
+                      mark_deleted(visible, [f for f, _ in walked.suppressed], reasons=[
+                          r for _, r in walked.suppressed]))
     timings["files"] = float(walked.files)
     timings["bytes"] = float(walked.bytes)
     for name, count in walked.calls.items():
         timings[f"calls:{name}"] = float(count)
     for name, count in walked.cached_layers.items():
         timings[f"cached_layers:{name}"] = float(count)
-    return mark_deleted(artifact, [f for found in walked.findings.values()  # type: ignore[arg-type]
-                                   for f in found])
+    return [f for f, _ in mark_deleted(visible, [f for found in walked.findings.values()
+                                                 for f in found])]
 
 
 def _image_key(artifact: Artifact, catalogers: Sequence[object],
@@ -252,17 +262,19 @@ def _image_key(artifact: Artifact, catalogers: Sequence[object],
     return "\0".join(parts)
 
 
-def _image_cache_doc(sbom: SBOM, content: list[Finding], skipped: list[Skipped]
-                     ) -> dict[str, object]:
+def _image_cache_doc(sbom: SBOM, content: list[Finding], suppressed: list[Suppressed],
+                     skipped: list[Skipped]) -> dict[str, object]:
     from stackwarden.catalog.sbom import sbom_to_dict
     from stackwarden.report.findings_dict import finding_to_dict
 
     return {"sbom": sbom_to_dict(sbom), "findings": [finding_to_dict(f) for f in content],
+            "suppressed": [{"reason": s.reason, "finding": finding_to_dict(s.finding)}
+                           for s in suppressed],
             "skipped": [{"path": s.path, "reason": s.reason, "by": s.by} for s in skipped]}
 
 
 def _from_image_cache(doc: dict[str, object], artifact: Artifact
-                      ) -> tuple[SBOM, list[Finding], list[Skipped]]:
+                      ) -> tuple[SBOM, list[Finding], list[Suppressed], list[Skipped]]:
     from stackwarden.catalog.sbom import sbom_from_dict
     from stackwarden.report.findings_dict import finding_from_dict
 
@@ -270,28 +282,53 @@ def _from_image_cache(doc: dict[str, object], artifact: Artifact
     content = [finding_from_dict(f) for f in doc["findings"]]  # type: ignore[attr-defined]
     skips = [Skipped(s["path"], s["reason"], s.get("by", ""))
              for s in doc["skipped"]]  # type: ignore[attr-defined]
-    return sbom, content, skips
+    kept = [Suppressed(finding_from_dict(s["finding"]), s["reason"])
+            for s in doc.get("suppressed", [])]  # type: ignore[attr-defined]
+    return sbom, content, kept, skips
 
 
-def mark_deleted(artifact: Artifact, findings: list[Finding]) -> list[Finding]:
-    """Say which findings sit in a file copy a later layer deleted or replaced.
+def _visible(artifact: Artifact) -> set[tuple[str | None, str]] | None:
+    """(layer, path) of every file in the final view; None for artifacts without layers."""
+    if not artifact.info.layers:
+        return None
+    return {(artifact.layer_digest(e.layer), e.path) for e in artifact.files() if e.is_file}
+
+
+def mark_deleted(visible: set[tuple[str | None, str]] | None, findings: list[Finding], *,
+                 reasons: list[str] | None = None) -> list[tuple[Finding, str]]:
+    """Say which findings sit in a file copy a later layer deleted or replaced; drop the
+    misconfigurations among them (only what the image runs can be misconfigured).
 
     Decided here, not by the detectors, because a layer's cached results must not depend on
     the layers above it (a rebuilt image may delete what the cached layer still holds).
+    Returns (finding, reason) pairs, the reasons passed through.
     """
-    if not artifact.info.layers:
-        return findings
-    visible = {(artifact.layer_digest(e.layer), e.path) for e in artifact.files() if e.is_file}
+    reasons = reasons if reasons is not None else [""] * len(findings)
+    if visible is None:
+        return list(zip(findings, reasons, strict=True))
     marked = []
-    for finding in findings:
+    for finding, reason in zip(findings, reasons, strict=True):
         base = finding.location.path.split("!", 1)[0]  # archive members: the archive's copy
         deleted = (finding.location.layer, base) not in visible
+        if deleted and finding.kind is FindingKind.MISCONFIGURATION:
+            continue
         evidence = {k: v for k, v in finding.evidence.items()
                     if k not in ("deleted_in_later_layer", "removed_in_later_layer")}
         if deleted:
             evidence["deleted_in_later_layer"] = True
-        marked.append(replace(finding, evidence=evidence))
+        marked.append((replace(finding, evidence=evidence), reason))
     return marked
+
+
+def _config_checks(artifact: Artifact, detectors: list[Detector], opts: ScanOptions,
+                   skipped: list[Skipped]) -> list[Finding]:
+    """The image's own configuration: secrets in ENV/labels/history, misconfigurations."""
+    found = _config_secrets(artifact, detectors, opts, skipped)
+    if artifact.info.config and any(d.name == "misconfig" for d in detectors):
+        from stackwarden.detect.misconfig import check_image_config
+
+        found += check_image_config(artifact.info.config, source=artifact.info.reference)
+    return found
 
 
 def _config_secrets(artifact: Artifact, detectors: list[Detector], opts: ScanOptions,

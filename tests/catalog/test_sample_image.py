@@ -88,8 +88,9 @@ def test_sample_advisories_find_exactly_what_covers_the_sample(image: Path, tmp_
     got = {(f.package.name.lower(), f.id) for f in result.findings if f.package is not None
            and str(f.kind) == "vulnerability"}
     assert got == expected and len(got) == 22
-    assert all(f.location.layer in {layer.diff_id for layer in result.sbom.artifact.layers}
-               for f in result.findings)
+    layers = {layer.diff_id for layer in result.sbom.artifact.layers}
+    from_files = [f for f in result.findings if f.location.path.startswith("/")]
+    assert from_files and all(f.location.layer in layers for f in from_files)
     # the planted problems, each with the layer that holds it
     index = {layer.diff_id: layer.index for layer in result.sbom.artifact.layers}
     planted = {(str(f.kind), f.location.path, index[f.location.layer],
@@ -97,5 +98,9 @@ def test_sample_advisories_find_exactly_what_covers_the_sample(image: Path, tmp_
                if str(f.kind) in ("secret", "malware")}
     assert ("secret", "/app/config/settings.py", 3, False) in planted
     assert ("malware", "/tmp/eicar.com", 3, True) in planted
+    misconfigured = {(f.location.path, f.id) for f in result.findings
+                     if str(f.kind) == "misconfiguration"}
+    assert {p for p, _ in misconfigured} >= {"/app/Dockerfile", "/app/deploy/deployment.yaml"}
+    assert any(not p.startswith("/") for p, _ in misconfigured)  # the image config itself
     # every scanner ran on every file from several threads without failing
     assert not [s for s in result.skipped if "scan failed" in s.reason]

@@ -60,7 +60,7 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
         timeout: float = 600) -> str:
     """Run a command, returning stdout; a failure shows the command's stderr."""
     done = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+                          stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-3000:]}")
     return done.stdout

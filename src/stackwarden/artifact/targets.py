@@ -65,6 +65,13 @@ def _sniff_archive(path: Path) -> str | None:
     return None
 
 
+def is_plain_file(value: str) -> bool:
+    """A path to a regular file that is not an image archive (one file to scan, say from
+    pre-commit)."""
+    path = Path(value)
+    return split_scheme(value)[0] is None and path.is_file() and _sniff_archive(path) is None
+
+
 def detect_scheme(value: str) -> str:
     """The scheme a bare target most likely means (the Syft convention)."""
     path = Path(value)

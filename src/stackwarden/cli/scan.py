@@ -22,7 +22,7 @@ from stackwarden.report import SCAN_FORMAT_NAMES
 TARGET_HELP = ("What to scan: any `stackwarden sbom` target (oci-dir:, oci-archive:, "
                "docker-archive:, registry:, rootfs:, dir:, or a bare path or image reference), "
                "repo:PATH (a git repository: its files plus every commit's added lines for "
-               "secrets), "
+               "secrets), config:PATH (configuration files only: misconfiguration checks), "
                "or sbom:FILE to match an existing SBOM (CycloneDX JSON, SPDX JSON, Syft JSON, "
                "or StackWarden JSON).")
 
@@ -34,7 +34,7 @@ def scan(
         show_default=False, metavar="TARGET...")],
     scanners: Annotated[list[str] | None, typer.Option(
         "--scanners", help="Scanners to run, comma-separated or repeated: vuln, secret, "
-        "malware, license (default: all).")] = None,
+        "malware, misconfig, license (default: all).")] = None,
     output_formats: Annotated[list[str] | None, typer.Option(
         "--format", "-f", metavar="FORMAT[:FILE]",
         help=f"Report format, repeatable: {', '.join(SCAN_FORMAT_NAMES)}; FORMAT:FILE writes "
@@ -91,6 +91,9 @@ def scan(
     since: Annotated[str | None, typer.Option(
         help="repo:PATH: only commits after this date (anything `git log --since` accepts).")]
     = None,
+    policy_dir: Annotated[list[Path] | None, typer.Option(
+        "--policy-dir", help="A directory of custom misconfiguration checks in CEL (YAML files; "
+        "docs/misconfig.md), repeatable.")] = None,
     yara_rules: Annotated[list[Path] | None, typer.Option(
         "--yara-rules", help="A directory of extra YARA rules (.yar/.yara), repeatable; added to "
         "the built-in rules.")] = None,
@@ -118,7 +121,7 @@ def scan(
         "--token", envvar="STACKWARDEN_TOKEN", show_envvar=True,
         help="API token with the scan:submit scope, for --server.")] = None,
 ) -> None:
-    """Scan TARGET for vulnerabilities, malware and license problems and print the findings.
+    """Scan TARGET for vulnerabilities, secrets, malware, misconfigurations and license problems.
 
     Each package is compared with the advisories of its ecosystem using that ecosystem's own version rules; distribution packages are matched by source package against the release the image runs. One vulnerability in one package is one finding listing all its ids (CVE, GHSA, PYSEC, …), with fixed versions, CVSS, EPSS and CISA KEV status.
 
@@ -133,9 +136,11 @@ def scan(
     from stackwarden.detect.registry import DetectorOptions
     from stackwarden.scan import GitHistory, ScanOptions, parse_scanners
 
+    from stackwarden.artifact.targets import is_plain_file
+
     files: tuple[str, ...] = ()
     target = targets[0]
-    if len(targets) > 1:
+    if len(targets) > 1 or is_plain_file(target):
         if any(":" in t.split("/")[0] and not Path(t).exists() for t in targets):
             raise UsageError("several targets must all be file paths", source=" ".join(targets))
         files = tuple(targets)
@@ -146,6 +151,9 @@ def scan(
     check_output_paths([path for _, path in outputs])
     if server and not token:
         raise UsageError("--server needs --token (or STACKWARDEN_TOKEN)", source="--token")
+    if target.startswith("config:"):  # infrastructure-as-code only, unless scanners are named
+        target = "dir:" + target[len("config:"):]
+        scanners = scanners or ["misconfig"]
     chosen = parse_scanners(scanners or ())
     rules = load_policy(policy_file=policy, ignore_file=ignore_file, vex_files=vex or (),
                         fail_on=fail_on, exit_code=exit_code)
@@ -158,7 +166,8 @@ def scan(
             catalogers=tuple(catalogers or ()),
             detectors=DetectorOptions(yara_rules=tuple(yara_rules or ()),
                                       blocklists=tuple(blocklist or ()), clamd=clamd,
-                                      secret_config=secret_config, show_secrets=show_secrets),
+                                      secret_config=secret_config, show_secrets=show_secrets,
+                                      policy_dirs=tuple(policy_dir or ())),
             git=GitHistory(branch=branch, all_branches=all_branches, since=since),
             files=files,
             licenses=LicensePolicy(deny=tuple(license_deny or DEFAULT_DENY),

@@ -19,9 +19,10 @@ from stackwarden.core.config import cache_dir
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import Skipped
 from stackwarden.detect.base import Detector
+from stackwarden.detect.walk import LayerResults
 from stackwarden.report.findings_dict import finding_from_dict, finding_to_dict
 
-FORMAT = 1
+FORMAT = 2  # 2: suppressed findings stored too
 
 
 def default_cache_root() -> Path:
@@ -46,27 +47,31 @@ class LayerResultCache:
         digest = hashlib.sha256(f"{FORMAT}\0{layer}\0{key}".encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.json"
 
-    def get(self, layer: str, detector: Detector) -> tuple[list[Finding], list[Skipped]] | None:
+    def get(self, layer: str, detector: Detector) -> LayerResults | None:
         """Cached results, or None when absent or unreadable (then the layer is re-analysed)."""
         path = self._path(layer, detector)
         if path is None:
             return None
         try:
             doc = json.loads(path.read_bytes())
-            return ([finding_from_dict(f) for f in doc["findings"]],
-                    [Skipped(s["path"], s["reason"], s.get("by", "")) for s in doc["skipped"]])
+            return LayerResults(
+                [finding_from_dict(f) for f in doc["findings"]],
+                [(finding_from_dict(s["finding"]), s["reason"]) for s in doc["suppressed"]],
+                [Skipped(s["path"], s["reason"], s.get("by", "")) for s in doc["skipped"]])
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, layer: str, detector: Detector, findings: list[Finding],
-            skipped: list[Skipped]) -> None:
+    def put(self, layer: str, detector: Detector, results: LayerResults) -> None:
         """Store results atomically; a cache that cannot be written is simply not used."""
         path = self._path(layer, detector)
         if path is None:
             return
         doc = {"layer": layer, "detector": detector.name,
-               "findings": [finding_to_dict(f) for f in findings],
-               "skipped": [{"path": s.path, "reason": s.reason, "by": s.by} for s in skipped]}
+               "findings": [finding_to_dict(f) for f in results.findings],
+               "suppressed": [{"reason": r, "finding": finding_to_dict(f)}
+                              for f, r in results.suppressed],
+               "skipped": [{"path": s.path, "reason": s.reason, "by": s.by}
+                           for s in results.skipped]}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)

@@ -36,10 +36,32 @@ def _secret(options: DetectorOptions) -> Detector:
     return SecretDetector(configs=configs)
 
 
+def _misconfig(options: DetectorOptions) -> Detector:
+    from stackwarden.detect.misconfig.detector import MisconfigDetector
+
+    if not options.policy_dirs:
+        return MisconfigDetector()
+    import hashlib
+
+    from stackwarden.detect.misconfig.policy import load_policies
+    from stackwarden.detect.misconfig.registry import builtin_checks
+    from stackwarden.detect.misconfig.scanner import MisconfigScanner
+
+    builtin = {c.id for c in builtin_checks()}
+    policies = [p for d in options.policy_dirs for p in load_policies(d, builtin_ids=builtin)]
+    digest = hashlib.sha256()
+    for directory in options.policy_dirs:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return MisconfigDetector(MisconfigScanner(policies=policies),
+                             policy_digest=digest.hexdigest())
+
+
 # scanner name -> builder; adding a content scanner is one builder and one line here.
 CONTENT_SCANNERS: dict[str, Callable[[DetectorOptions], Detector]] = {
     "secret": _secret,
     "malware": _malware,
+    "misconfig": _misconfig,
 }
 
 

@@ -27,12 +27,20 @@ GROWTH = 64 * 1024  # a file may grow this much between listing and reading
 class LayerCache(Protocol):
     """Per-layer detector results (see detect/cache.py)."""
 
-    def get(self, layer: str, detector: Detector) -> tuple[list[Finding], list[Skipped]] | None:
+    def get(self, layer: str, detector: Detector) -> LayerResults | None:
         """Cached results of `detector` on one layer, or None."""
 
-    def put(self, layer: str, detector: Detector, findings: list[Finding],
-            skipped: list[Skipped]) -> None:
+    def put(self, layer: str, detector: Detector, results: LayerResults) -> None:
         """Store results of `detector` on one layer."""
+
+
+@dataclass
+class LayerResults:
+    """What one detector found in one layer: findings, suppressed findings, skips."""
+
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[tuple[Finding, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +48,7 @@ class WalkResult:
     """Findings per detector, skips, and counters (analyser calls prove what the cache saved)."""
 
     findings: dict[str, list[Finding]] = field(default_factory=dict)
+    suppressed: list[tuple[Finding, str]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
@@ -81,40 +90,48 @@ def read_copy(artifact: Artifact, entry: FileEntry, limit: int) -> bytes | None:
 
 def _scan_copy(artifact: Artifact, entry: FileEntry, target: ScanTarget,
                detectors: Sequence[Detector], ctx: DetectContext,
-               sink: dict[str, list[Finding]], calls: dict[str, int]) -> None:
+               calls: dict[str, int]) -> dict[str, LayerResults]:
+    """Run every detector that wants this copy on it; results (with their skips and
+    suppressions) per detector."""
+    out: dict[str, LayerResults] = {}
     wanting = []
     for detector in detectors:
         if detector.wants(target):
             wanting.append(detector)
         elif hasattr(detector, "oversize") and (why := detector.oversize(target)):
-            ctx.skip(entry.path, why, detector.name)
+            out.setdefault(detector.name, LayerResults()).skipped.append(
+                Skipped(entry.path, why, detector.name))
     if not wanting:
-        return
+        return out
     try:
         data = read_copy(artifact, entry, max(d.max_bytes for d in wanting))
     except (ArtifactError, OSError) as exc:
-        ctx.skip(entry.path, f"unreadable: {exc}", "walk")
-        return
+        for detector in wanting:
+            out.setdefault(detector.name, LayerResults()).skipped.append(
+                Skipped(entry.path, f"unreadable: {exc}", "walk"))
+        return out
     for detector in wanting:
+        results = out.setdefault(detector.name, LayerResults())
         calls[detector.name] = calls.get(detector.name, 0) + 1
+        skips, suppressed = len(ctx.skipped), len(ctx.suppressed)
         try:
             if data is not None and len(data) <= detector.max_bytes:
-                found = list(detector.scan(data, target, ctx))
+                results.findings.extend(detector.scan(data, target, ctx))
             elif hasattr(detector, "scan_stream"):
                 with artifact.open(entry.path, layer=entry.layer) as handle:
-                    found = list(detector.scan_stream(handle, target, ctx))  # type: ignore[attr-defined]
+                    results.findings.extend(detector.scan_stream(handle, target, ctx))  # type: ignore[attr-defined]
             else:
                 ctx.skip(entry.path, f"{entry.size} bytes is over the {detector.max_bytes}-byte "
                                      f"limit of the {detector.name} scanner", detector.name)
-                continue
         except (ArtifactError, OSError) as exc:
             ctx.skip(entry.path, f"unreadable: {exc}", detector.name)
-            continue
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the scan
             ctx.skip(entry.path, f"{detector.name} scan failed: {type(exc).__name__}: {exc}",
                      detector.name)
-            continue
-        sink.setdefault(detector.name, []).extend(found)
+        results.skipped.extend(ctx.skipped[skips:])
+        results.suppressed.extend(ctx.suppressed[suppressed:])
+        del ctx.skipped[skips:], ctx.suppressed[suppressed:]
+    return out
 
 
 def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
@@ -139,21 +156,20 @@ def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
             if hit is None:
                 need.append(detector)
             else:
-                result.findings[detector.name].extend(hit[0])
-                result.skipped.extend(hit[1])
+                result.findings[detector.name].extend(hit.findings)
+                result.suppressed.extend(hit.suppressed)
+                result.skipped.extend(hit.skipped)
                 result.cached_layers[detector.name] = result.cached_layers.get(detector.name,
                                                                                0) + 1
         todo[digest] = need
-    per_layer: dict[tuple[str | None, str], list[Finding]] = {}
-    per_layer_skips: dict[str | None, list[Skipped]] = {}
+    fresh: dict[tuple[str | None, str], LayerResults] = {}
     lock = threading.Lock()
-    pending = artifact_targets(artifact)
+    pending = artifact_targets(artifact) if any(todo.values()) else iter(())
     failures: list[BaseException] = []
 
     def worker() -> None:
-        sink: dict[str, list[Finding]] = {}
         calls: dict[str, int] = {}
-        local_ctx = DetectContext(show_secrets=ctx.show_secrets)
+        local = DetectContext(show_secrets=ctx.show_secrets)
         while True:
             with lock:
                 try:
@@ -170,14 +186,13 @@ def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
             entry, target = item
             wanted = todo.get(target.layer, list(detectors))
             if wanted:
-                layer_sink: dict[str, list[Finding]] = {}
-                before = len(local_ctx.skipped)
-                _scan_copy(artifact, entry, target, wanted, local_ctx, layer_sink, calls)
+                found = _scan_copy(artifact, entry, target, wanted, local, calls)
                 with lock:
-                    for name, found in layer_sink.items():
-                        per_layer.setdefault((target.layer, name), []).extend(found)
-                    per_layer_skips.setdefault(target.layer, []).extend(
-                        local_ctx.skipped[before:])
+                    for name, results in found.items():
+                        bucket = fresh.setdefault((target.layer, name), LayerResults())
+                        bucket.findings.extend(results.findings)
+                        bucket.suppressed.extend(results.suppressed)
+                        bucket.skipped.extend(results.skipped)
             if progress is not None and count % 500 == 0:
                 progress(f"scanning file contents: {count} files", count, 0)
         with lock:
@@ -192,16 +207,29 @@ def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
         thread.join()
     if failures:
         raise failures[0]
+    for detector in detectors:  # detectors that group files (Terraform modules) finish here
+        finish = getattr(detector, "finish", None)
+        if finish is None:
+            continue
+        local = DetectContext(show_secrets=ctx.show_secrets)
+        for finding in finish(local):
+            fresh.setdefault((finding.location.layer, detector.name),
+                             LayerResults()).findings.append(finding)
+        for finding, reason in local.suppressed:
+            fresh.setdefault((finding.location.layer, detector.name),
+                             LayerResults()).suppressed.append((finding, reason))
+        result.skipped.extend(local.skipped)
     for digest, need in todo.items():
-        skips = per_layer_skips.get(digest, [])
-        result.skipped.extend(skips)
         for detector in need:
-            found = per_layer.get((digest, detector.name), [])
-            result.findings[detector.name].extend(found)
-            mine = [s for s in skips if s.by in (detector.name, "walk")]
+            got = fresh.get((digest, detector.name), LayerResults())
+            result.findings[detector.name].extend(got.findings)
+            result.suppressed.extend(got.suppressed)
+            result.skipped.extend(got.skipped)
             # a scanner that failed on a file may not fail next time: never cache that
-            failed = any("scan failed" in s.reason for s in mine if s.by == detector.name)
+            failed = any("scan failed" in s.reason for s in got.skipped if s.by == detector.name)
             if cache is not None and layered and digest and not failed:
-                cache.put(digest, detector, found, mine)
+                cache.put(digest, detector, got)
+    result.skipped = list(dict.fromkeys(result.skipped))
     ctx.skipped.extend(result.skipped)
+    ctx.suppressed.extend(result.suppressed)
     return result

@@ -54,6 +54,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "id": f.id,
         "aliases": list(f.aliases),
         "title": f.title,
+        "message": str(f.evidence.get("message") or f.title),
         "severity": str(f.severity),
         "package": None if f.package is None else {
             "name": f.package.name, "version": f.package.version, "type": f.package.type,

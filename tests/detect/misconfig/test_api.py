@@ -42,7 +42,7 @@ def test_detector_scans_one_file_and_reports_skips_and_suppressions() -> None:
 
 @pytest.mark.parametrize(("target", "wanted"), [
     (ScanTarget("etc/app/deploy.yaml", 100), True),
-    (ScanTarget("etc/app/deploy.yaml", 100, deleted=True), False),
+    (ScanTarget("etc/app/deploy.yaml", 100, deleted=True), True),  # dropped after the walk
     (ScanTarget("usr/bin/python3", 100), False),
     (ScanTarget("big.json", 64 * 1024 * 1024), False),
 ])
