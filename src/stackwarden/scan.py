@@ -161,7 +161,8 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
             from stackwarden.catalog.engine import catalog_artifact
             from stackwarden.catalog.registry import select_catalogers
 
-            lazy = replace(target_options, lazy=opts.use_cache)
+            lazy = replace(target_options, lazy=opts.use_cache,
+                           index_cache=_cache_root(opts, "index") if opts.use_cache else None)
             with _open(target_for_files, opts, lazy) as artifact:
                 chosen = select_catalogers(artifact.info.kind, opts.catalogers)
                 key = _image_key(artifact, chosen, detectors, target_options) \
@@ -244,6 +245,13 @@ def _content_findings(artifact: object, detectors: list[Detector], opts: ScanOpt
         timings[f"cached_layers:{name}"] = float(count)
     return [f for f, _ in mark_deleted(visible, [f for found in walked.findings.values()
                                                  for f in found])]
+
+
+def _cache_root(opts: ScanOptions, name: str) -> Path:
+    """A folder of the scan cache (`--cache-dir`, else the default) for one kind of entry."""
+    from stackwarden.detect.cache import default_cache_root
+
+    return (opts.cache_dir or default_cache_root()) / name
 
 
 def _image_key(artifact: Artifact, catalogers: Sequence[object],

@@ -103,7 +103,7 @@ def test_cache_clean_command(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").rglob("*.json"))
     done = subprocess.run([sys.executable, "-m", "stackwarden", "cache", "clean", "--cache-dir",
                            str(tmp_path / "cache")], capture_output=True, text=True, check=True)
-    assert "removed 3" in done.stderr  # two layers and one image
+    assert "removed 5" in done.stderr  # two layer results, two layer indexes, one image
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 
@@ -157,7 +157,7 @@ def test_an_unchanged_image_is_not_read_again(tmp_path: Path,
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a layer was read although every result was cached")
 
-    monkeypatch.setattr(image_module, "_materialize", refuse)
+    monkeypatch.setattr(image_module._LayerReader, "read_all", refuse)
     again = scan(target, scanners=("malware", "license"), scan_options=opts)
     assert [(f.id, f.location.path) for f in again.findings] == \
         [(f.id, f.location.path) for f in first.findings]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from stackwarden.artifact.image import Descriptor, ImageSource, ResolvedImage, parse_json
+from stackwarden.artifact.layers import BlobLocation
 from stackwarden.artifact.stores import TarStore, sha256_digest
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError
@@ -80,10 +81,13 @@ class DockerArchiveSource(ImageSource):
                              name=tags[0] if tags else self.store.label,
                              manifest_digest=None, config_digest=sha256_digest(config_bytes),
                              config=config, layers=layers, open_blob=self._open_blob,
-                             repo_tags=tags)
+                             repo_tags=tags, locate_blob=self._locate_blob)
 
     def _open_blob(self, desc: Descriptor) -> AbstractContextManager[BinaryIO]:
         return self.store.open(desc.annotations["path"])
+
+    def _locate_blob(self, desc: Descriptor) -> BlobLocation | None:
+        return self.store.locate(desc.annotations["path"])
 
     def close(self) -> None:
         self.store.close()

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from stackwarden.artifact.base import Artifact, FileEntry, FileType, normalize_path
-from stackwarden.artifact.layers import LayerIndex, SliceReader, index_layer, materialize_layer
+from stackwarden.artifact.index_cache import LayerIndexCache
+from stackwarden.artifact.layered import LayeredArtifact
+from stackwarden.artifact.layers import (
+    BlobLocation,
+    LayerIndex,
+    MaterializedLayer,
+    index_layer,
+    is_compressed,
+    materialize_layer,
+    verify_in_place,
+)
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError
 from stackwarden.core.models import ArtifactInfo, LayerInfo, Skipped
@@ -86,6 +96,9 @@ class ResolvedImage:
     open_blob: Callable[[Descriptor], AbstractContextManager[BinaryIO]]
     repo_tags: tuple[str, ...] = ()
     diff_ids_trusted: bool = True  # docker-archive layer files are their own diff_id
+    # where a blob lies in a local file (read in place when it is a plain tar), if it does
+    locate_blob: Callable[[Descriptor], BlobLocation | None] = field(
+        default=lambda desc: None)
 
 
 class ImageSource(ABC):
@@ -182,185 +195,59 @@ def manifest_layers(manifest: dict[str, Any], where: str) -> tuple[Descriptor, l
     return config, [Descriptor.parse(layer, where) for layer in layers_raw]
 
 
-class LayeredArtifact(Artifact):
-    """An image's filesystem: layer indexes squashed in order, whiteouts applied.
-
-    Built eagerly from layer indexes, or lazily from a loader that reads the layers the first
-    time a file is asked for (a scan whose results are all cached never reads them).
-    """
-
-    def __init__(self, info: ArtifactInfo, layers: list[LayerIndex] | None,
-                 workdir: Path | None, skipped: list[Skipped], *,
-                 loader: Callable[[], tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]]
-                 | None = None, on_close: Callable[[], None] | None = None) -> None:
-        self.info = info
-        self.workdir = workdir
-        self.skipped = skipped
-        self._fds: dict[int, int] = {}
-        self._fd_lock = threading.Lock()  # scanners open files from several threads
-        self._loader = loader
-        self._on_close = on_close
-        self._layers: list[LayerIndex] | None = layers
-        self._squashed_view: dict[str, FileEntry] | None = (self._squash(layers)
-                                                            if layers is not None else None)
-
-    def _ensure(self) -> None:
-        with self._fd_lock:
-            if self._layers is not None:
-                return
-            assert self._loader is not None
-            self.info, layers, skipped = self._loader()
-            self.skipped.extend(skipped)
-            self._squashed_view = self._squash(layers)
-            self._layers = layers
-
-    @property
-    def layers(self) -> list[LayerIndex]:
-        """The layer indexes (read on first use for a lazily loaded image)."""
-        if self._layers is None:
-            self._ensure()
-        return self._layers  # type: ignore[return-value]
-
-    @property
-    def _squashed(self) -> dict[str, FileEntry]:
-        if self._squashed_view is None:
-            self._ensure()
-        return self._squashed_view  # type: ignore[return-value]
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the layers have been read."""
-        return self._layers is not None
-
-    @staticmethod
-    def _squash(layers: list[LayerIndex]) -> dict[str, FileEntry]:
-        squashed: dict[str, FileEntry] = {}
-        for layer in layers:
-            prefixes: list[str] = [d.rstrip("/") + "/" for d in layer.opaque]
-            for path in layer.whiteouts:
-                squashed.pop(path, None)
-                prefixes.append(path + "/")  # its children, even those without a dir entry
-            for path, entry in layer.entries.items():
-                lower = squashed.get(path)
-                if lower is not None and lower.type is FileType.DIR and entry.type is not \
-                        FileType.DIR:
-                    prefixes.append(path + "/")
-            if prefixes:
-                gone = tuple(prefixes)
-                squashed = {p: e for p, e in squashed.items() if not p.startswith(gone)}
-            squashed.update(layer.entries)
-        return squashed
-
-    def files(self) -> Iterator[FileEntry]:
-        return iter(self._squashed.values())
-
-    def _lookup(self, path: str) -> FileEntry | None:
-        if path == "/":
-            return FileEntry("/", FileType.DIR, 0, 0o755)
-        return self._squashed.get(path)
-
-    def history(self, path: str) -> list[FileEntry]:
-        normalized = normalize_path(path) or "/"
-        parent, _, base = normalized.rpartition("/")
-        real_parent = self.realpath(parent or "/")
-        if real_parent is None:
-            return []
-        real = (real_parent.rstrip("/") + "/" + base) if base else real_parent
-        return [layer.entries[real] for layer in self.layers if real in layer.entries]
-
-    def layer_files(self, layer: int) -> Iterator[FileEntry]:
-        return iter(self.layers[layer].entries.values())
-
-    def _open_entry(self, entry: FileEntry) -> BinaryIO:
-        layer = self.layers[entry.layer]
-        span = layer.offsets.get(entry.path)
-        if span is None:
-            sparse = layer.sparse.get(entry.path)
-            if sparse is None or layer.path is None:
-                raise ArtifactError(f"no content in layer {entry.layer}", source=entry.path)
-            import tarfile
-
-            tar = tarfile.open(layer.path, mode="r:")
-            handle = tar.extractfile(sparse)
-            if handle is None:
-                raise ArtifactError("unreadable sparse entry", source=entry.path)
-            return handle  # type: ignore[return-value]
-        fd = self._fds.get(entry.layer)
-        if fd is None:
-            with self._fd_lock:
-                fd = self._fds.get(entry.layer)
-                if fd is None:
-                    assert layer.path is not None
-                    fd = self._fds[entry.layer] = os.open(layer.path, os.O_RDONLY)
-        return SliceReader(fd, span[0], span[1])  # type: ignore[return-value]
-
-    def close(self) -> None:
-        with self._fd_lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
-        if self._on_close is not None:
-            self._on_close()
-            self._on_close = None
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-
-
 def _layer_history(config: dict[str, Any], count: int) -> list[str]:
     history = [h for h in config.get("history") or [] if isinstance(h, dict)]
     created = [str(h.get("created_by", "")) for h in history if not h.get("empty_layer")]
     return created + [""] * (count - len(created)) if len(created) < count else created[:count]
 
 
+def _diff_ids(config: dict[str, Any]) -> list[str]:
+    rootfs = config.get("rootfs")
+    return [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
+        if isinstance(rootfs, dict) else []
+
+
 def load_image(source: ImageSource, *, platform: str | None = None,
                limits: Limits = DEFAULT_LIMITS, workdir: Path | None = None,
                progress: Callable[[str, int, int], None] | None = None,
-               lazy: bool = False) -> LayeredArtifact:
-    """Read an image from `source` into a LayeredArtifact (layers decompressed to `workdir`).
+               lazy: bool = False, index_cache: LayerIndexCache | None = None
+               ) -> LayeredArtifact:
+    """Read an image from `source` into a LayeredArtifact.
 
-    Every blob is verified against its digest and every layer against the config's diff_ids.
+    A plain-tar layer stored in a local file (docker-archive, OCI layout) is read where it
+    lies; a compressed or remote one is decompressed to `workdir`. Every blob read is verified
+    against its digest and every layer against the config's diff_ids. A layer whose index is
+    in `index_cache` (keyed by diff_id) is not read to be listed, nor hashed: its bytes are
+    read (and then verified, unless they lie in place) only if one of its files is opened.
     With `lazy`, only the manifest and config are read now (enough for `info`: digests, layer
-    diff_ids, config); the layers are read the first time a file is needed.
+    diff_ids, config); the layers are indexed the first time a file is needed.
     """
     try:
         image = source.resolve(platform)
     except BaseException:
         source.close()
         raise
-    rootfs = image.config.get("rootfs")
-    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
-        if isinstance(rootfs, dict) else []
+    owned = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if owned else workdir
+    assert work is not None
+    reader = _LayerReader(image, limits, work, progress, index_cache)
+    diff_ids = _diff_ids(image.config)
     if lazy and len(diff_ids) == len(image.layers) and diff_ids:
         created_by = _layer_history(image.config, len(diff_ids))
         info = _artifact_info(image, [LayerInfo(i, d.digest, diff_ids[i], d.size, d.media_type,
                                                 created_by[i])
                                       for i, d in enumerate(image.layers)])
-        owned = workdir is None
-        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if owned else workdir
-        assert work is not None
-
-        def loader() -> tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]:
-            try:
-                return _materialize(image, limits, work, progress)
-            finally:
-                source.close()
-
-        return LayeredArtifact(info, None, work if owned else None, [], loader=loader,
-                               on_close=source.close)
+        return LayeredArtifact(info, None, work if owned else None, [], loader=reader.read_all,
+                               on_close=source.close, fetch=reader.fetch)
     try:
-        owned = workdir is None
-        work = Path(tempfile.mkdtemp(prefix="stackwarden-")) if owned else workdir
-        assert work is not None
-        try:
-            info, indexes, skipped = _materialize(image, limits, work, progress)
-        except BaseException:
-            if owned:
-                shutil.rmtree(work, ignore_errors=True)
-            raise
-    finally:
+        info, indexes, skipped = reader.read_all()
+    except BaseException:
         source.close()
-    return LayeredArtifact(info, indexes, work if owned else None, skipped)
+        if owned:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    return LayeredArtifact(info, indexes, work if owned else None, skipped,
+                           on_close=source.close, fetch=reader.fetch)
 
 
 def _artifact_info(image: ResolvedImage, layers: list[LayerInfo]) -> ArtifactInfo:
@@ -372,43 +259,89 @@ def _artifact_info(image: ResolvedImage, layers: list[LayerInfo]) -> ArtifactInf
                         repo_tags=image.repo_tags, config=image.config)
 
 
-def _materialize(image: ResolvedImage, limits: Limits, work: Path,
-                 progress: Callable[[str, int, int], None] | None
-                 ) -> tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]:
-    """Decompress and index every layer (two at a time), verifying digests and diff_ids."""
-    where = image.reference
-    rootfs = image.config.get("rootfs")
-    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)] \
-        if isinstance(rootfs, dict) else []
-    layers = list(image.layers)
-    if diff_ids and len(diff_ids) != len(layers):
-        raise ArtifactError(f"config lists {len(diff_ids)} diff_ids for {len(layers)} "
-                            "layers", source=where)
-    skipped: list[Skipped] = []
-    created_by = _layer_history(image.config, len(layers))
+class _LayerReader:
+    """Indexes an image's layers (two at a time), verifying digests and diff_ids, and fetches
+    the bytes of a layer whose index came from the cache when a file of it is opened."""
 
-    def one(i: int) -> tuple[LayerIndex, LayerInfo]:
-        desc = layers[i]
-        label = f"{where} layer {i} ({desc.digest})"
-        diff_id = diff_ids[i] if i < len(diff_ids) else None
+    def __init__(self, image: ResolvedImage, limits: Limits, work: Path,
+                 progress: Callable[[str, int, int], None] | None,
+                 cache: LayerIndexCache | None) -> None:
+        self.image = image
+        self.limits = limits
+        self.work = work
+        self.progress = progress
+        self.cache = cache
+        self.diff_ids = _diff_ids(image.config)
+        self.created_by = _layer_history(image.config, len(image.layers))
+
+    def _label(self, i: int) -> str:
+        return f"{self.image.reference} layer {i} ({self.image.layers[i].digest})"
+
+    def _diff_id(self, i: int) -> str | None:
+        return self.diff_ids[i] if i < len(self.diff_ids) else None
+
+    def read_all(self) -> tuple[ArtifactInfo, list[LayerIndex], list[Skipped]]:
+        """Index every layer; the artifact's info with verified digests, the indexes, skips."""
+        layers = self.image.layers
+        if self.diff_ids and len(self.diff_ids) != len(layers):
+            raise ArtifactError(f"config lists {len(self.diff_ids)} diff_ids for {len(layers)} "
+                                "layers", source=self.image.reference)
+        skipped: list[Skipped] = []
+        workers = min(2, os.cpu_count() or 1, max(1, len(layers)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda i: self._one(i, skipped), range(len(layers))))
+        indexes = [r[0] for r in results]
+        for index in indexes:
+            skipped.extend(index.skipped)
+        return _artifact_info(self.image, [r[1] for r in results]), indexes, skipped
+
+    def _one(self, i: int, skipped: list[Skipped]) -> tuple[LayerIndex, LayerInfo]:
+        desc = self.image.layers[i]
+        label = self._label(i)
+        diff_id = self._diff_id(i)
         if desc.media_type and desc.media_type not in LAYER_TYPES:
             skipped.append(Skipped(desc.digest, f"layer media type {desc.media_type!r} is "
                                                 "not a filesystem layer: not read", "image"))
             return LayerIndex(i, None), LayerInfo(i, desc.digest, diff_id or desc.digest,
-                                                  desc.size, desc.media_type, created_by[i])
-        with image.open_blob(desc) as blob:
-            done = materialize_layer(blob, work / f"layer-{i}.tar", digest=desc.digest,
-                                     diff_id=diff_id, label=label, limits=limits)
-        index = index_layer(done.path, i, label=label, limits=limits)
-        if progress:
-            progress(label, i, len(layers))
+                                                  desc.size, desc.media_type, self.created_by[i])
+        location = self.image.locate_blob(desc)
+        if location is not None and is_compressed(location.peek()):
+            location = None  # decompressed to the work directory instead
+        cached = self.cache.get(diff_id, i) if self.cache is not None and diff_id else None
+        if cached is not None and (location is None or location.size == cached.size):
+            if location is not None:
+                cached.path, cached.base = location.path, location.offset
+            if self.progress:
+                self.progress(f"{label} (index cached)", i, len(self.image.layers))
+            return cached, LayerInfo(i, desc.digest, diff_id or desc.digest, desc.size,
+                                     desc.media_type, self.created_by[i])
+        if location is not None:
+            done = verify_in_place(location, digest=desc.digest, diff_id=diff_id, label=label,
+                                   limits=self.limits)
+            index = index_layer(location.path, i, label=label, limits=self.limits,
+                                base=location.offset, size=location.size)
+        else:
+            done = self._materialize(i)
+            index = index_layer(done.path, i, label=label, limits=self.limits)
+        if self.cache is not None and diff_id:
+            self.cache.put(diff_id, index)
+        if self.progress:
+            self.progress(label, i, len(self.image.layers))
         return index, LayerInfo(i, done.digest, done.diff_id, desc.size, desc.media_type,
-                                created_by[i])
+                                self.created_by[i])
 
-    workers = min(2, os.cpu_count() or 1, max(1, len(layers)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, range(len(layers))))
-    indexes = [r[0] for r in results]
-    for index in indexes:
-        skipped.extend(index.skipped)
-    return _artifact_info(image, [r[1] for r in results]), indexes, skipped
+    def _materialize(self, i: int) -> MaterializedLayer:
+        desc = self.image.layers[i]
+        with self.image.open_blob(desc) as blob:
+            return materialize_layer(blob, self.work / f"layer-{i}.tar", digest=desc.digest,
+                                     diff_id=self._diff_id(i), label=self._label(i),
+                                     limits=self.limits)
+
+    def fetch(self, layer: LayerIndex) -> None:
+        """Bring the bytes of a layer indexed from the cache to local disk, verified."""
+        done = self._materialize(layer.index)
+        if done.size != layer.size:
+            raise ArtifactError(f"layer holds {done.size} bytes, its cached index says "
+                                f"{layer.size}", source=self._label(layer.index))
+        layer.base = 0
+        layer.path = done.path

@@ -152,9 +152,34 @@ def _check_ratio(written: int, compressed: int, limits: Limits, label: str) -> N
             source=label)
 
 
+@dataclass(frozen=True, slots=True)
+class BlobLocation:
+    """Where a blob's bytes lie in a local file: `size` bytes from `offset` of `path`."""
+
+    path: Path
+    offset: int
+    size: int
+
+    def peek(self, count: int = 8) -> bytes:
+        """The first `count` bytes (to tell a compressed blob from a plain tar)."""
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            return handle.read(min(count, self.size))
+
+
+def is_compressed(magic: bytes) -> bool:
+    """Whether a blob starting with `magic` is gzip, zstd, bzip2 or xz."""
+    return _decompressor(magic, io.BytesIO())[0] != "none"
+
+
 @dataclass(slots=True)
 class LayerIndex:
-    """What one layer tar holds: its entries, its whiteouts, and where each file's bytes are."""
+    """What one layer tar holds: its entries, its whiteouts, and where each file's bytes are.
+
+    The tar's bytes are `size` bytes from `base` in the local file `path` (a decompressed copy,
+    or the blob itself when it is a plain tar); offsets are relative to `base`. `path` is None
+    for a layer indexed earlier (index cache) whose bytes are not local yet.
+    """
 
     index: int
     path: Path | None
@@ -164,6 +189,16 @@ class LayerIndex:
     whiteouts: list[str] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    base: int = 0
+    size: int = -1
+
+    def window(self) -> BinaryIO:
+        """A buffered, seekable reader over the layer tar (pread: safe beside other readers)."""
+        assert self.path is not None
+        fd = os.open(self.path, os.O_RDONLY)
+        size = self.size if self.size >= 0 else os.fstat(fd).st_size - self.base
+        return io.BufferedReader(OwnedSliceReader(fd, self.base, size),  # type: ignore[return-value]
+                                 buffer_size=64 * 1024)
 
 
 _TAR_TYPES = {
@@ -175,20 +210,24 @@ _TAR_TYPES = {
 }
 
 
-def index_layer(path: Path, index: int, *, label: str, limits: Limits = DEFAULT_LIMITS
-                ) -> LayerIndex:
+def index_layer(path: Path, index: int, *, label: str, limits: Limits = DEFAULT_LIMITS,
+                base: int = 0, size: int = -1) -> LayerIndex:
     """Read a layer tar's headers (not its contents) into a LayerIndex.
 
-    Hostile entries (`..` escapes, absolute names, over-long paths) are skipped and noted; a
-    tar that ends early keeps what was read and notes the truncation.
+    The tar is `size` bytes from `base` of `path` (the whole file by default). Hostile entries
+    (`..` escapes, absolute names, over-long paths) are skipped and noted; a tar that ends
+    early keeps what was read and notes the truncation.
     """
-    result = LayerIndex(index, path)
+    result = LayerIndex(index, path, base=base, size=size)
+    window = result.window()
+    result.size = window.raw.size  # type: ignore[attr-defined]
     try:
-        tar = tarfile.open(path, mode="r:")
+        tar = tarfile.open(fileobj=window, mode="r:")
     except tarfile.TarError as exc:
+        window.close()
         raise ArtifactError(f"not a tar archive: {exc}", source=label) from exc
     count = 0
-    with tar:
+    with window, tar:
         try:
             for member in tar:
                 count += 1
@@ -252,6 +291,44 @@ def _add_member(result: LayerIndex, member: tarfile.TarInfo, label: str, limits:
             result.offsets[path] = (member.offset_data, member.size)
 
 
+def verify_in_place(location: BlobLocation, *, digest: str | None, diff_id: str | None,
+                    label: str, limits: Limits = DEFAULT_LIMITS) -> MaterializedLayer:
+    """Check a plain-tar blob where it lies: its digest and diff_id (one hash when both use
+    the same algorithm, as they must for an uncompressed layer). Raises DigestMismatch or
+    LimitExceeded; nothing is copied."""
+    if location.size > limits.max_layer_bytes:
+        raise LimitExceeded(f"layer is larger than {limits.max_layer_bytes} bytes", source=label)
+    algorithm, blob_hash = new_hasher(digest)
+    diff_algorithm, diff_hash = new_hasher(diff_id)
+    same = algorithm == diff_algorithm
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    fd = os.open(location.path, os.O_RDONLY)
+    try:
+        done = 0
+        while done < location.size:
+            n = os.preadv(fd, [view[:min(CHUNK, location.size - done)]],
+                          location.offset + done)
+            if n <= 0:
+                raise ArtifactError(f"blob is truncated ({done} of {location.size} bytes)",
+                                    source=label)
+            blob_hash.update(view[:n])
+            if not same:
+                diff_hash.update(view[:n])
+            done += n
+    finally:
+        os.close(fd)
+    blob_digest = f"{algorithm}:{blob_hash.hexdigest()}"
+    if digest and blob_digest != digest:
+        raise DigestMismatch(f"blob hashes to {blob_digest}, descriptor says {digest}",
+                             source=label)
+    computed_diff = blob_digest if same else f"{diff_algorithm}:{diff_hash.hexdigest()}"
+    if diff_id and computed_diff != diff_id:
+        raise DigestMismatch(f"uncompressed layer hashes to {computed_diff}, "
+                             f"the image config says {diff_id}", source=label)
+    return MaterializedLayer(location.path, blob_digest, computed_diff, location.size, "none")
+
+
 class SliceReader(io.RawIOBase):
     """A read-only window on a file descriptor (pread: safe to share across threads)."""
 
@@ -279,8 +356,15 @@ class SliceReader(io.RawIOBase):
         want = min(len(buffer), self.size - self.pos)
         if want <= 0:
             return 0
-        data = os.pread(self.fd, want, self.start + self.pos)
-        n = len(data)
-        buffer[:n] = data
+        n = os.preadv(self.fd, [memoryview(buffer)[:want]], self.start + self.pos)
         self.pos += n
         return n
+
+
+class OwnedSliceReader(SliceReader):
+    """A SliceReader that closes its file descriptor when closed."""
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()

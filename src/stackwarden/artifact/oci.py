@@ -15,6 +15,7 @@ from stackwarden.artifact.image import (
     parse_json,
     select_manifest,
 )
+from stackwarden.artifact.layers import BlobLocation
 from stackwarden.artifact.stores import DirStore, FileStore, TarStore
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError
@@ -103,10 +104,14 @@ class OCILayoutSource(ImageSource):
         return ResolvedImage(reference=self.reference, kind=self.kind, name=name or where,
                              manifest_digest=desc.digest, config_digest=config_desc.digest,
                              config=config, layers=layers, open_blob=self._open_blob,
-                             repo_tags=(name,) if name else ())
+                             repo_tags=(name,) if name else (),
+                             locate_blob=self._locate_blob)
 
     def _open_blob(self, desc: Descriptor) -> AbstractContextManager[BinaryIO]:
         return self.store.open(self.store.blob_name(desc))
+
+    def _locate_blob(self, desc: Descriptor) -> BlobLocation | None:
+        return self.store.locate(self.store.blob_name(desc))
 
     def close(self) -> None:
         self.store.close()

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from stackwarden.artifact.base import normalize_path
 from stackwarden.artifact.image import Descriptor
-from stackwarden.artifact.layers import SliceReader, materialize_layer, new_hasher
+from stackwarden.artifact.layers import BlobLocation, SliceReader, materialize_layer, new_hasher
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError, DigestMismatch, LimitExceeded
 
@@ -44,6 +44,10 @@ class FileStore(ABC):
 
     def close(self) -> None:
         """Release the archive handle and temporary files."""
+
+    def locate(self, name: str) -> BlobLocation | None:
+        """Where the file `name`'s bytes lie on local disk, when they can be read in place."""
+        return None
 
     def blob_name(self, desc: Descriptor) -> str:
         """Where an OCI layout keeps the blob a descriptor names."""
@@ -101,6 +105,13 @@ class DirStore(FileStore):
         except ArtifactError:
             return False
 
+    def locate(self, name: str) -> BlobLocation | None:
+        try:
+            path = self._path(name)
+            return BlobLocation(path, 0, path.stat().st_size)
+        except (ArtifactError, OSError):
+            return None
+
 
 class TarStore(FileStore):
     """Files inside a tar archive (gzip/zstd/bzip2/xz compressed archives are unpacked once)."""
@@ -124,6 +135,7 @@ class TarStore(FileStore):
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 raise
         try:
+            self._file = path
             self._fd = os.open(path, os.O_RDONLY)
             self._tar = tarfile.open(path, mode="r:")
             self._members: dict[str, tarfile.TarInfo] = {}
@@ -169,6 +181,14 @@ class TarStore(FileStore):
         except ArtifactError:
             return False
         return True
+
+    def locate(self, name: str) -> BlobLocation | None:
+        try:
+            member = self._member(name)
+        except ArtifactError:
+            return None
+        return None if member.issparse() else BlobLocation(self._file, member.offset_data,
+                                                           member.size)
 
     def close(self) -> None:
         tar = getattr(self, "_tar", None)

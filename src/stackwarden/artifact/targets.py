@@ -30,6 +30,7 @@ class TargetOptions:
     limits: Limits = DEFAULT_LIMITS
     progress: Callable[[str, int, int], None] | None = field(default=None, compare=False)
     lazy: bool = False  # images: read layers only when a file is first needed
+    index_cache: Path | None = None  # images: where layer indexes are cached by diff_id
 
 
 def split_scheme(target: str) -> tuple[str | None, str]:
@@ -128,5 +129,10 @@ def open_target(target: str, options: TargetOptions | None = None) -> Artifact:
     if scheme in ("dir", "rootfs"):
         return DirectoryArtifact(value, kind=scheme, reference=target)
     source = image_source(scheme, value, target, options)
+    cache = None
+    if options.index_cache is not None:
+        from stackwarden.artifact.index_cache import LayerIndexCache
+
+        cache = LayerIndexCache(options.index_cache, options.limits)
     return load_image(source, platform=options.platform, limits=options.limits,
-                      progress=options.progress, lazy=options.lazy)
+                      progress=options.progress, lazy=options.lazy, index_cache=cache)

@@ -27,7 +27,8 @@ FORMAT = 2  # 2: suppressed findings stored too
 
 def default_cache_root() -> Path:
     """`<cache dir>/scan` (`--cache-dir` or STACKWARDEN_CACHE_DIR move it): `layers/` holds
-    per-layer results, `images/` whole-image results."""
+    per-layer results, `images/` whole-image results, `index/` layer indexes, `catalog/`
+    per-layer cataloger results."""
     return cache_dir() / "scan"
 
 
@@ -76,7 +77,7 @@ class LayerResultCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)
             with os.fdopen(fd, "w") as handle:
-                json.dump(doc, handle)
+                handle.write(json.dumps(doc))  # one C-encoder call: json.dump encodes in Python
             os.replace(tmp, path)
         except OSError:
             return
@@ -86,7 +87,7 @@ def clean_cache(root: Path | None = None) -> int:
     """Remove every cached entry; returns how many files were removed."""
     root = root or default_cache_root()
     count = 0
-    for directory in (root / "layers", root / "images"):
+    for directory in (root / "layers", root / "images", root / "index", root / "catalog"):
         if directory.exists():
             count += sum(1 for _ in directory.rglob("*.json"))
             shutil.rmtree(directory, ignore_errors=True)
@@ -119,7 +120,7 @@ class ImageResultCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)
             with os.fdopen(fd, "w") as handle:
-                json.dump(doc, handle)
+                handle.write(json.dumps(doc))  # one C-encoder call: json.dump encodes in Python
             os.replace(tmp, path)
         except (OSError, TypeError, ValueError):
             return
