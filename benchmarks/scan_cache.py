@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,13 +56,20 @@ def build_images(work: Path) -> tuple[Path, Path]:
     return images[0], images[1]
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, bytes]:
-    started = time.perf_counter()
+def children_cpu() -> float:
+    """User + system seconds of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
+    """Wall and CPU seconds of one whole process, and its output."""
+    started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(cmd, capture_output=True, env=env, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{cmd[0]} failed: {done.stderr.decode()[-800:]}")
-    return elapsed, done.stdout
+    return elapsed, children_cpu() - cpu, done.stdout
 
 
 def main() -> None:
@@ -78,6 +86,7 @@ def main() -> None:
         v1, v2 = build_images(work)
         size = v1.stat().st_size / 1e6
         results: dict[str, dict[str, list[float]]] = {"stackwarden": {}, "trivy": {}}
+        cpus: dict[str, dict[str, list[float]]] = {"stackwarden": {}, "trivy": {}}
         calls: dict[str, float] = {}
         for run in range(args.runs):
             ours_cache = work / f"sw-cache-{run}"
@@ -89,20 +98,26 @@ def main() -> None:
                 theirs = [trivy, "image", "--input", str(image), "--scanners", "secret",
                           "--cache-dir", str(trivy_cache), "--skip-db-update",
                           "--skip-version-check", "--offline-scan", "--quiet", "-f", "json"]
-                elapsed, out = timed(ours, env)
+                elapsed, cpu, out = timed(ours, env)
                 results["stackwarden"].setdefault(phase, []).append(elapsed)
+                cpus["stackwarden"].setdefault(phase, []).append(cpu)
                 calls[phase] = json.loads(out)["timings"].get("calls:secret", 0.0)
-                elapsed, _ = timed(theirs, env)
+                elapsed, cpu, _ = timed(theirs, env)
                 results["trivy"].setdefault(phase, []).append(elapsed)
+                cpus["trivy"].setdefault(phase, []).append(cpu)
         print(f"image: {size:.0f} MB docker archive, 3 layers (stdlib, site-packages, app); "
-              f"{args.runs} runs, median wall seconds")
-        print(f"{'phase':<9} {'StackWarden':>12} {'Trivy':>8} {'ratio':>7}  files analysed "
-              "(StackWarden)")
+              f"{args.runs} runs, median wall and CPU (user + system) seconds; load average "
+              f"{os.getloadavg()[0]:.1f}; ratio = Trivy / StackWarden (> 1: StackWarden faster)")
+        print(f"{'phase':<9} {'StackWarden':>18} {'Trivy':>18} {'wall ratio':>11} "
+              f"{'CPU ratio':>10}  files analysed (StackWarden)")
         for phase in ("cold", "warm", "rebuilt"):
             ours_s = statistics.median(results["stackwarden"][phase])
             theirs_s = statistics.median(results["trivy"][phase])
-            print(f"{phase:<9} {ours_s:>12.2f} {theirs_s:>8.2f} {theirs_s / ours_s:>6.2f}x  "
-                  f"{calls[phase]:.0f}")
+            ours_c = statistics.median(cpus["stackwarden"][phase])
+            theirs_c = statistics.median(cpus["trivy"][phase])
+            print(f"{phase:<9} {ours_s:>7.2f} ({ours_c:5.2f} CPU) {theirs_s:>7.2f} "
+                  f"({theirs_c:5.2f} CPU) {theirs_s / ours_s:>10.2f}x {theirs_c / ours_c:>9.2f}x"
+                  f"  {calls[phase]:.0f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,8 +177,9 @@ def scan(target: str, *, scanners: Sequence[str] = DEFAULT_SCANNERS,
                     skipped += cached_skips
                     timings["cached_image"] = 1.0
                 else:
-                    sbom = catalog_artifact(artifact, chosen, limits=target_options.limits,
-                                            progress=progress)
+                    sbom = catalog_artifact(
+                        artifact, chosen, limits=target_options.limits, progress=progress,
+                        memo_dir=_cache_root(opts, "catalog") if opts.use_cache else None)
                     timings["inventory"] = time.perf_counter() - started
                     content = []
                     content_suppressed: list[Suppressed] = []
@@ -295,14 +296,28 @@ def _from_image_cache(doc: dict[str, object], artifact: Artifact
     return sbom, content, kept, skips
 
 
-def _visible(artifact: Artifact) -> set[tuple[str | None, str]] | None:
+class _FinalView:
+    """Whether a (layer diff_id, path) file copy is the one the final view shows, looked up
+    per finding (no set of every file)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+
+    def __contains__(self, item: object) -> bool:
+        layer, path = item  # type: ignore[misc]
+        entry = self.artifact.exact(path)
+        return entry is not None and entry.is_file and \
+            self.artifact.layer_digest(entry.layer) == layer
+
+
+def _visible(artifact: Artifact) -> Container[tuple[str | None, str]] | None:
     """(layer, path) of every file in the final view; None for artifacts without layers."""
     if not artifact.info.layers:
         return None
-    return {(artifact.layer_digest(e.layer), e.path) for e in artifact.files() if e.is_file}
+    return _FinalView(artifact)
 
 
-def mark_deleted(visible: set[tuple[str | None, str]] | None, findings: list[Finding], *,
+def mark_deleted(visible: Container[tuple[str | None, str]] | None, findings: list[Finding], *,
                  reasons: list[str] | None = None) -> list[tuple[Finding, str]]:
     """Say which findings sit in a file copy a later layer deleted or replaced; drop the
     misconfigurations among them (only what the image runs can be misconfigured).

@@ -5,9 +5,8 @@ from __future__ import annotations
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from stackwarden.core.errors import ArtifactError, LimitExceeded
 from stackwarden.core.models import ArtifactInfo
@@ -29,9 +28,13 @@ class FileType(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """One entry of an artifact's filesystem, as `lstat` would describe it."""
+class FileEntry(NamedTuple):
+    """One entry of an artifact's filesystem, as `lstat` would describe it.
+
+    A named tuple rather than a frozen dataclass: an image lists every entry of every layer
+    (75,000 for a Python base image), and a tuple is built in a third of the time (measured:
+    0.7 against 3 µs each), which is most of what loading a cached layer index costs.
+    """
 
     path: str  # absolute and normalised: "/usr/bin/env"
     type: FileType
@@ -109,6 +112,10 @@ class Artifact(ABC):
         if parent is None:
             return None
         return self._lookup(posixpath.join(parent, posixpath.basename(path)))
+
+    def exact(self, path: str) -> FileEntry | None:
+        """The entry stored at exactly `path` (absolute, normalised; no symlink resolved)."""
+        return self._lookup(path)
 
     @abstractmethod
     def _open_entry(self, entry: FileEntry) -> BinaryIO:

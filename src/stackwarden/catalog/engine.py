@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackwarden import __version__
 from stackwarden.artifact.base import Artifact, FileEntry
@@ -14,6 +16,9 @@ from stackwarden.catalog.base import Cataloger, CatalogContext
 from stackwarden.catalog.os_release import detect_os
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.models import SBOM, Package, PackageType, Skipped
+
+if TYPE_CHECKING:
+    from stackwarden.catalog.memo import CatalogMemo
 
 Progress = Callable[[str, int, int], None]
 
@@ -81,7 +86,8 @@ def _identity(pkg: Package) -> tuple[str, str, str]:
 
 
 def attribute_layers(artifact: Artifact, cataloger: Cataloger, entry: FileEntry,
-                     packages: list[Package], ctx: CatalogContext) -> list[Package]:
+                     packages: list[Package], ctx: CatalogContext,
+                     memo: CatalogMemo | None = None) -> list[Package]:
     """Set each package's introducing layer: the oldest layer from which on, every version of
     its file lists it. Without this every dpkg package would blame the last `apt-get` layer."""
     versions = [v for v in artifact.history(entry.path) if v.is_file]
@@ -92,7 +98,8 @@ def attribute_layers(artifact: Artifact, cataloger: Cataloger, entry: FileEntry,
     present: list[set[tuple[str, str, str]]] = []
     for version in versions[:-1]:
         try:
-            found = cataloger.parse(version, older_ctx)
+            found = memo.catalog(cataloger, version, older_ctx, identity_only=True) \
+                if memo is not None else cataloger.parse(version, older_ctx)
             present.append({_identity(p) for p in found})
         except Exception:  # an older copy that does not parse simply proves nothing
             present.append(set())
@@ -143,12 +150,23 @@ def drop_owned_binaries(packages: list[Package]) -> list[Package]:
 
 
 def catalog_artifact(artifact: Artifact, catalogers: Sequence[Cataloger], *,
-                     limits: Limits = DEFAULT_LIMITS, progress: Progress | None = None) -> SBOM:
-    """Inventory an artifact: one walk, each cataloger on its files, OS packages first."""
+                     limits: Limits = DEFAULT_LIMITS, progress: Progress | None = None,
+                     memo_dir: Path | None = None) -> SBOM:
+    """Inventory an artifact: one walk, each cataloger on its files, OS packages first.
+
+    With `memo_dir` (images only), each cataloger's result for a file copy is remembered per
+    layer and reused while everything it looked at is unchanged (see catalog/memo.py): a
+    rebuilt image re-parses only what its new layers brought or changed.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     os_release = detect_os(artifact)
     ctx = CatalogContext(artifact, os_release, limits)
+    memo = None
+    if memo_dir is not None and artifact.info.layers:
+        from stackwarden.catalog.memo import CatalogMemo
+
+        memo = CatalogMemo(memo_dir, artifact, os_release, limits)
     wanted = walk(artifact, catalogers)
     timings["walk"] = time.perf_counter() - started
     ordered = sorted(catalogers, key=lambda c: "os" not in c.tags)
@@ -160,14 +178,19 @@ def catalog_artifact(artifact: Artifact, catalogers: Sequence[Cataloger], *,
         if progress:
             progress(f"cataloging {cataloger.name} ({len(files)} files)", number, len(ordered))
         for entry in files:
-            found = list(cataloger.catalog([entry], ctx))
+            found = memo.catalog(cataloger, entry, ctx) if memo is not None else \
+                list(cataloger.catalog([entry], ctx))
             if found and layered:
-                found = attribute_layers(artifact, cataloger, entry, found, ctx)
+                found = attribute_layers(artifact, cataloger, entry, found, ctx, memo)
             elif found:
                 found = [replace(p, layer=p.layer or ctx.artifact.layer_digest(entry.layer))
                          for p in found]
             packages.extend(found)
         timings[cataloger.name] = time.perf_counter() - t0
+    if memo is not None:
+        memo.save()
+        timings["memo_hits"] = float(memo.hits)
+        timings["memo_misses"] = float(memo.misses)
     layer_order = {layer.diff_id: layer.index for layer in artifact.info.layers}
     result = drop_owned_binaries(merge_packages(packages, layer_order))
     skipped = list(getattr(artifact, "skipped", [])) + ctx.skipped

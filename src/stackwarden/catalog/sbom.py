@@ -87,7 +87,8 @@ def sbom_to_dict(sbom: SBOM) -> dict[str, Any]:
     }
 
 
-def _package_from_dict(raw: dict[str, Any]) -> Package:
+def package_from_dict(raw: dict[str, Any]) -> Package:
+    """A package from its JSON form (the inverse of `package_to_dict`)."""
     source = raw.get("source") or {}
     return Package(
         name=raw["name"], version=raw["version"], type=PackageType(raw["type"]),
@@ -123,7 +124,7 @@ def sbom_from_dict(doc: dict[str, Any], *, where: str = "SBOM") -> SBOM:
             version_codename=os_raw.get("version_codename", ""), name=os_raw.get("name", ""),
             pretty_name=os_raw.get("pretty_name", ""), id_like=tuple(os_raw.get("id_like", ())),
             source=os_raw.get("source", ""))
-        return SBOM(artifact=info, packages=tuple(_package_from_dict(p) for p in doc["packages"]),
+        return SBOM(artifact=info, packages=tuple(package_from_dict(p) for p in doc["packages"]),
                     os=os_release,
                     skipped=tuple(Skipped(s["path"], s["reason"], s.get("by", ""))
                                   for s in doc.get("skipped", ())),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,19 +56,23 @@ class WalkResult:
     cached_layers: dict[str, int] = field(default_factory=dict)  # detector -> layers from cache
 
 
-def artifact_targets(artifact: Artifact) -> Iterator[tuple[FileEntry, ScanTarget]]:
+def artifact_targets(artifact: Artifact, layers: Collection[int] | None = None
+                     ) -> Iterator[tuple[FileEntry, ScanTarget]]:
     """Every regular-file copy once: the final view, then each layer's overwritten or deleted ones.
 
     A file a later layer deletes (whiteout) or replaces still ships in its own layer, so it is
     scanned there and marked `deleted`; the layer is the diff_id of the layer holding the copy.
+    `layers` limits the walk to the copies those layers (by index) hold.
     """
     seen: set[tuple[int, str]] = set()
     for entry in artifact.files():
-        if entry.is_file:
+        if entry.is_file and (layers is None or entry.layer in layers):
             seen.add((entry.layer, entry.path))
             yield entry, ScanTarget(entry.path, entry.size, artifact.layer_digest(entry.layer),
                                     mode=entry.mode)
     for index in range(len(artifact.info.layers)):
+        if layers is not None and index not in layers:
+            continue
         for entry in artifact.layer_files(index):
             if not entry.is_file or (entry.layer, entry.path) in seen:
                 continue
@@ -164,7 +168,10 @@ def walk_content(artifact: Artifact, detectors: Sequence[Detector], *,
         todo[digest] = need
     fresh: dict[tuple[str | None, str], LayerResults] = {}
     lock = threading.Lock()
-    pending = artifact_targets(artifact) if any(todo.values()) else iter(())
+    # only the layers some detector still needs (a rebuilt image: just its new layers)
+    needed = {i for i in range(artifact.layer_count) if todo[artifact.layer_digest(i)]} \
+        if layered else None
+    pending = artifact_targets(artifact, needed) if any(todo.values()) else iter(())
     failures: list[BaseException] = []
 
     def worker() -> None:
