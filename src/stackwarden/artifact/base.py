@@ -113,6 +113,12 @@ class Artifact(ABC):
             return None
         return self._lookup(posixpath.join(parent, posixpath.basename(path)))
 
+    def local_fd(self, entry: FileEntry) -> int | None:
+        """A new read-only descriptor on a regular file's whole content when it is a file on
+        local disk (directories), for tools that map files themselves; None when its bytes
+        lie inside a layer (read those through `open`). The caller closes it."""
+        return None
+
     def exact(self, path: str) -> FileEntry | None:
         """The entry stored at exactly `path` (absolute, normalised; no symlink resolved)."""
         return self._lookup(path)

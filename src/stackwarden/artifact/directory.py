@@ -93,17 +93,23 @@ class DirectoryArtifact(Artifact):
             return None
         return self._entry(path, st)
 
-    def _open_entry(self, entry: FileEntry) -> BinaryIO:
+    def local_fd(self, entry: FileEntry) -> int:
         # O_NOFOLLOW: the resolved path has no symlinks; refuse one swapped in since.
         try:
             fd = os.open(self._host(entry.path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as exc:
             raise ArtifactError(f"cannot open: {exc.strerror}", source=entry.path) from exc
-        handle = os.fdopen(fd, "rb")
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            handle.close()
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            regular = False
+        if not regular:
+            os.close(fd)
             raise ArtifactError("not a regular file", source=entry.path)
-        return handle
+        return fd
+
+    def _open_entry(self, entry: FileEntry) -> BinaryIO:
+        return os.fdopen(self.local_fd(entry), "rb")
 
 
 class FileListArtifact(DirectoryArtifact):
