@@ -6,11 +6,8 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackwarden.artifact.targets import TargetOptions, open_target
-from stackwarden.catalog.engine import catalog_artifact
-from stackwarden.catalog.registry import select_catalogers
 from stackwarden.core.errors import UsageError
 from stackwarden.core.models import (
     SBOM,
@@ -23,6 +20,9 @@ from stackwarden.core.models import (
     Skipped,
 )
 
+if TYPE_CHECKING:
+    from stackwarden.artifact.targets import TargetOptions
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -30,6 +30,12 @@ def generate_sbom(target: str, *, options: TargetOptions | None = None,
                   catalogers: Sequence[str] = (),
                   progress: Callable[[str, int, int], None] | None = None) -> SBOM:
     """Open `target`, run the selected catalogers over it in one walk, return its SBOM."""
+    # Imported here: every report that writes package JSON imports this module, and the
+    # catalogers (every ecosystem's parsers) are only needed to make an SBOM.
+    from stackwarden.artifact.targets import TargetOptions, open_target
+    from stackwarden.catalog.engine import catalog_artifact
+    from stackwarden.catalog.registry import select_catalogers
+
     options = options or TargetOptions()
     with open_target(target, options) as artifact:
         chosen = select_catalogers(artifact.info.kind, catalogers)
