@@ -143,7 +143,7 @@ def run_library(tree: Path, threads: int, archives: bool
 def run_our_cli(tree: Path) -> Timing:
     with Timing(resource.RUSAGE_CHILDREN) as timing:
         done = subprocess.run([sys.executable, "-m", "stackwarden", "malware", "scan",
-                               str(tree), "--no-archives", "-q", "-f", "json", "-o", os.devnull],
+                               str(tree), "--no-archives", "-q", "-f", "json"],
                               capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"stackwarden failed: {done.stderr.strip()[:500]}")

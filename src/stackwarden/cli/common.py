@@ -100,12 +100,17 @@ def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     then all are renamed into place, then stdout is written. If any file cannot be staged, no
     report is written; a target name never holds a partial report."""
     staged: list[tuple[str, Path]] = []
+    streams: list[tuple[bytes, Path]] = []
     try:
         for data, path in outputs:
             if path is not None and str(path) != "-":
                 if path.is_dir():
                     raise ReportError("cannot write the report: it is a directory",
                                       source=str(path))
+                if path.exists() and not path.is_file():
+                    # /dev/null, /dev/stdout, a named pipe: written to, never renamed over
+                    streams.append((data, path))
+                    continue
                 staged.append((_stage(data, path), path))
         for tmp, path in staged:
             try:
@@ -116,6 +121,13 @@ def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     finally:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+    for data, path in streams:
+        try:
+            with open(path, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise ReportError(f"cannot write the report: {exc.strerror or exc}",
+                              source=str(path)) from exc
     for data, path in outputs:
         if path is None or str(path) == "-":
             sys.stdout.buffer.write(data)
