@@ -17,6 +17,7 @@ from typing import BinaryIO
 import zstandard
 
 from stackwarden.artifact.base import FileEntry, FileType, normalize_path
+from stackwarden.artifact.tar_headers import Unusual, read_members
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
 from stackwarden.core.errors import ArtifactError, DigestMismatch, LimitExceeded
 from stackwarden.core.models import Skipped
@@ -222,6 +223,14 @@ def index_layer(path: Path, index: int, *, label: str, limits: Limits = DEFAULT_
     window = result.window()
     result.size = window.raw.size  # type: ignore[attr-defined]
     try:
+        fast = _index_fast(result, window.raw.fd, label, limits)  # type: ignore[attr-defined]
+    except BaseException:
+        window.close()
+        raise
+    if fast is not None:
+        window.close()
+        return fast
+    try:
         tar = tarfile.open(fileobj=window, mode="r:")
     except tarfile.TarError as exc:
         window.close()
@@ -239,6 +248,23 @@ def index_layer(path: Path, index: int, *, label: str, limits: Limits = DEFAULT_
         except tarfile.TarError as exc:
             result.skipped.append(Skipped(label, f"layer tar is truncated or corrupt after "
                                                  f"{count} entries: {exc}", "layer"))
+    return result
+
+
+def _index_fast(empty: LayerIndex, fd: int, label: str, limits: Limits) -> LayerIndex | None:
+    """The index by the fast header reader, or None when the tar holds something it leaves to
+    tarfile (then nothing of its work is kept)."""
+    result = LayerIndex(empty.index, empty.path, base=empty.base, size=empty.size)
+    count = 0
+    try:
+        for member in read_members(fd, result.base, result.size):
+            count += 1
+            if count > limits.max_entries_per_layer:
+                raise LimitExceeded(f"more than {limits.max_entries_per_layer} entries",
+                                    source=label)
+            _add_member(result, member, label, limits)  # type: ignore[arg-type]
+    except Unusual:
+        return None
     return result
 
 
