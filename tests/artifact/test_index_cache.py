@@ -99,14 +99,19 @@ def test_rebuilt_image_reads_only_its_new_layer(tmp_path: Path, kind: str,
         assert "0" not in reads.verified + reads.materialized
 
 
-def test_fetched_layer_is_still_verified(tmp_path: Path) -> None:
-    write_oci_layout(tmp_path / "img", ImageSpec([BASE], compress=True))
+def _scanned_once(tmp_path: Path, *, compress: bool) -> tuple[str, Path]:
+    """An image of the base layer, scanned once with the cache; its target and layer blob."""
+    write_oci_layout(tmp_path / "img", ImageSpec([BASE], compress=compress))
     target = f"oci-dir:{tmp_path / 'img'}"
     _view(target, _options(tmp_path))
     blobs = tmp_path / "img/blobs/sha256"
     top = json.loads((tmp_path / "img/index.json").read_text())["manifests"][0]["digest"]
     manifest = json.loads((blobs / top.split(":")[1]).read_text())
-    blob = blobs / manifest["layers"][0]["digest"].split(":")[1]
+    return target, blobs / manifest["layers"][0]["digest"].split(":")[1]
+
+
+def test_fetched_layer_is_still_verified(tmp_path: Path) -> None:
+    target, blob = _scanned_once(tmp_path, compress=True)
     tampered = BASE.replace(b"VERSION_ID=3.20.0", b"VERSION_ID=6.66.6")
     blob.write_bytes(gzip.compress(tampered, mtime=0))
     with open_target(target, _options(tmp_path)) as art:
@@ -116,13 +121,7 @@ def test_fetched_layer_is_still_verified(tmp_path: Path) -> None:
 
 
 def test_in_place_layer_of_another_size_is_verified_again(tmp_path: Path) -> None:
-    write_oci_layout(tmp_path / "img", ImageSpec([BASE], compress=False))
-    target = f"oci-dir:{tmp_path / 'img'}"
-    _view(target, _options(tmp_path))
-    blobs = tmp_path / "img/blobs/sha256"
-    top = json.loads((tmp_path / "img/index.json").read_text())["manifests"][0]["digest"]
-    manifest = json.loads((blobs / top.split(":")[1]).read_text())
-    blob = blobs / manifest["layers"][0]["digest"].split(":")[1]
+    target, blob = _scanned_once(tmp_path, compress=False)
     blob.write_bytes(BASE + b"\0" * 1024)  # the cached index no longer fits: not trusted
     with pytest.raises(DigestMismatch, match="layer 0"):
         open_target(target, _options(tmp_path))
