@@ -3,15 +3,17 @@
 The tree is a copy (made once, cached) of real binaries and sources: a Python virtualenv's
 site-packages, the Python standard library and shared libraries from /usr/lib, about 450 MB.
 The rules are StackWarden's default set, handed to `yara` as the same files (one namespace
-each). Both sides use the machine's cores: `yara -r -p N` threads, and StackWarden's worker
-threads (yara-python releases the GIL while it scans).
+each). Both sides use the machine's cores: `yara -r -p N` threads, and N StackWarden workers
+(forked processes for a directory of many files, else threads: yara-python releases the GIL
+while it scans, but per-file Python does not).
 CPU time (user + system, workers included) is printed beside wall time: on a machine shared
 with other work, CPU time is the steadier measure of the work each side does.
 
 Measured, median of `--runs` after one warm-up run of each (page cache and rule cache warm):
   * yara CLI: `yara -r -p N -N -w RULES… TREE` as a whole process;
   * StackWarden library: `scan_directory(TREE, archives off)` in this process (YARA only, as
-    the CLI does: no archive members, and no hashing since no blocklist is set);
+    the CLI does: no archive members, and no hashing since no blocklist is set), and the same
+    with threads only;
   * StackWarden CLI: `stackwarden malware scan TREE --no-archives` as a whole process;
   * StackWarden default: the library with archive members scanned too (more work than yara).
 Both sides must report the same (rule, file) matches; the script says if they differ.
@@ -131,12 +133,15 @@ def run_yara_cli(tree: Path, threads: int) -> tuple[Timing, set[tuple[str, str]]
     return timing, hits
 
 
-def run_library(tree: Path, threads: int, archives: bool
+def run_library(tree: Path, threads: int, archives: bool, processes: bool | None = None
                 ) -> tuple[Timing, set[tuple[str, str]], int]:
     from stackwarden.detect.malware import MalwareConfig, scan_directory
 
-    with Timing(resource.RUSAGE_SELF) as timing:
-        result = scan_directory(tree, MalwareConfig(scan_archives=archives), workers=threads)
+    # RUSAGE_SELF + RUSAGE_CHILDREN: the forked workers' CPU time counts too
+    with Timing(resource.RUSAGE_SELF) as timing, Timing(resource.RUSAGE_CHILDREN) as workers:
+        result = scan_directory(tree, MalwareConfig(scan_archives=archives), workers=threads,
+                                processes=processes)
+    timing.cpu += workers.cpu
     return timing, {(f.id, f.location.path) for f in result.findings}, result.files
 
 
@@ -167,13 +172,16 @@ def main() -> None:
     # Warm-up: page cache for the tree, compiled-rule cache for StackWarden.
     run_yara_cli(tree, args.threads)
     _, ours_hits, files = run_library(tree, args.threads, archives=False)
-    runs: dict[str, list[Timing]] = {"cli": [], "lib": [], "our_cli": [], "full": []}
+    runs: dict[str, list[Timing]] = {"cli": [], "lib": [], "threads": [], "our_cli": [],
+                                     "full": []}
     cli_hits: set[tuple[str, str]] = set()
     for _ in range(args.runs):  # interleaved, so load from other processes hits both sides
         timing, cli_hits = run_yara_cli(tree, args.threads)
         runs["cli"].append(timing)
         timing, ours_hits, files = run_library(tree, args.threads, archives=False)
         runs["lib"].append(timing)
+        runs["threads"].append(run_library(tree, args.threads, archives=False,
+                                           processes=False)[0])
         runs["our_cli"].append(run_our_cli(tree))
         runs["full"].append(run_library(tree, args.threads, archives=True)[0])
     size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
@@ -185,7 +193,8 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f}")
     labels = {
         "cli": f"yara CLI {version.strip()} (-r -p {args.threads})",
-        "lib": f"StackWarden library, threads (yara-python {yara.__version__}, archives off)",
+        "lib": f"StackWarden library (yara-python {yara.__version__}, archives off)",
+        "threads": "StackWarden library, threads only (no forked workers)",
         "our_cli": "StackWarden CLI process (--no-archives)",
         "full": "StackWarden library, archives scanned too",
     }
