@@ -103,8 +103,8 @@ def test_cache_clean_command(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").rglob("*.json"))
     done = subprocess.run([sys.executable, "-m", "stackwarden", "cache", "clean", "--cache-dir",
                            str(tmp_path / "cache")], capture_output=True, text=True, check=True)
-    # two layers: results and indexes; the base layer: cataloger results; one image
-    assert "removed 6" in done.stderr
+    # two layers, each: content results, index, cataloger memo; and one image
+    assert "removed 7" in done.stderr
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 

@@ -7,18 +7,16 @@ import os
 import platform as host_platform
 import shutil
 import tempfile
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from stackwarden.artifact.base import Artifact, FileEntry, FileType, normalize_path
 from stackwarden.artifact.index_cache import LayerIndexCache
-from stackwarden.artifact.layered import LayeredArtifact
+from stackwarden.artifact.layered import LayeredArtifact  # re-exported: the image view
 from stackwarden.artifact.layers import (
     BlobLocation,
     LayerIndex,

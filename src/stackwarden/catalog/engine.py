@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackwarden import __version__
-from stackwarden.artifact.base import Artifact, FileEntry
+from stackwarden.artifact.base import Artifact, FileEntry, FileType
 from stackwarden.catalog.base import Cataloger, CatalogContext
 from stackwarden.catalog.os_release import detect_os
 from stackwarden.core.config import DEFAULT_LIMITS, Limits
@@ -27,6 +27,7 @@ class Dispatcher:
     """Decides, with a few dict lookups per path, which catalogers want a file."""
 
     def __init__(self, catalogers: Sequence[Cataloger]) -> None:
+        self.catalogers = tuple(catalogers)
         self.by_name: dict[str, list[Cataloger]] = defaultdict(list)
         self.by_parent: dict[str, list[Cataloger]] = defaultdict(list)
         self.suffixes: list[tuple[str, Cataloger]] = []
@@ -69,10 +70,20 @@ class Dispatcher:
         return [c for c in unique if c.patterns.accept is None or c.patterns.accept(path)]
 
 
-def walk(artifact: Artifact, catalogers: Sequence[Cataloger]) -> dict[str, list[FileEntry]]:
-    """One pass over the artifact's regular files: the files each cataloger asked for."""
+def walk(artifact: Artifact, catalogers: Sequence[Cataloger],
+         memo: CatalogMemo | None = None) -> dict[str, list[FileEntry]]:
+    """One pass over the artifact's regular files: the files each cataloger asked for (with a
+    memo, each layer's wanted files are remembered rather than dispatched again)."""
     dispatcher = Dispatcher(catalogers)
     wanted: dict[str, list[FileEntry]] = defaultdict(list)
+    if memo is not None:
+        layers = [memo.wanted_in_layer(i, dispatcher) for i in range(artifact.layer_count)]
+        for entry in artifact.files():
+            names = layers[entry.layer].get(entry.path) if entry.type is FileType.REG else None
+            if names:
+                for name in names:
+                    wanted[name].append(entry)
+        return wanted
     for entry in artifact.files():
         if not entry.is_file:
             continue
@@ -167,7 +178,7 @@ def catalog_artifact(artifact: Artifact, catalogers: Sequence[Cataloger], *,
         from stackwarden.catalog.memo import CatalogMemo
 
         memo = CatalogMemo(memo_dir, artifact, os_release, limits)
-    wanted = walk(artifact, catalogers)
+    wanted = walk(artifact, catalogers, memo)
     timings["walk"] = time.perf_counter() - started
     ordered = sorted(catalogers, key=lambda c: "os" not in c.tags)
     layered = artifact.layer_count > 1

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from stackwarden import __version__
 from stackwarden.artifact.base import Artifact, FileEntry, FileType
 from stackwarden.catalog.base import Cataloger, CatalogContext
+from stackwarden.catalog.engine import Dispatcher
 from stackwarden.catalog.sbom import package_from_dict, package_to_dict
 from stackwarden.core.config import Limits
 from stackwarden.core.models import OSRelease, Package
@@ -84,16 +85,12 @@ class RecordingView(Artifact):
         return self.inner._open_entry(entry)  # its bytes: named by the lookup that found it
 
 
-def _still_true(artifact: Artifact, lookups: list[list[Any]]) -> bool:
-    for key, ident in lookups:
-        if key.startswith("\0history\0"):
-            found: Any = [list(_ident(artifact, v) or ()) for v in
-                          artifact.history(key[len("\0history\0"):])]
-            if found != ident:
-                return False
-        elif _as_json(_ident(artifact, artifact.exact(key))) != ident:
-            return False
-    return True
+def _found_now(artifact: Artifact, key: str) -> Any:
+    """What a recorded lookup finds in `artifact`, in the recorded (JSON) form."""
+    if key.startswith("\0history\0"):
+        return [list(_ident(artifact, v) or ()) for v in
+                artifact.history(key[len("\0history\0"):])]
+    return _as_json(_ident(artifact, artifact.exact(key)))
 
 
 def _as_json(ident: Ident) -> Any:
@@ -110,6 +107,7 @@ class CatalogMemo:
         self._salt = f"{FORMAT}\0{__version__}\0{os_release!r}\0{limits!r}"
         self._layers: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        self._now: dict[str, Any] = {}  # lookups answered in this artifact (shared prefixes)
         self.hits = 0
         self.misses = 0
 
@@ -142,7 +140,7 @@ class CatalogMemo:
         saved = entries.get(key)
         if saved is not None:
             try:
-                if _still_true(self.artifact, saved["lookups"]):
+                if self._still_true(saved["lookups"]):
                     self.hits += 1
                     return [package_from_dict(p) for p in saved["packages"]]
             except (KeyError, TypeError, ValueError):
@@ -159,6 +157,38 @@ class CatalogMemo:
                                         for k, v in view.lookups.items()]}
             self._dirty.add(diff_id)
         return found
+
+    def _still_true(self, lookups: list[list[Any]]) -> bool:
+        now = self._now
+        for key, ident in lookups:
+            found = now.get(key, now)  # `now` itself marks "not looked up yet"
+            if found is now:
+                found = now[key] = _found_now(self.artifact, key)
+            if found != ident:
+                return False
+        return True
+
+    def wanted_in_layer(self, index: int, dispatcher: Dispatcher) -> dict[str, list[str]]:
+        """The regular files of layer `index` some cataloger wants (path -> cataloger names),
+        remembered per layer: which files a cataloger wants depends on their path and mode
+        alone, so a cached layer is not dispatched file by file again."""
+        diff_id = self.artifact.layer_digest(index)
+        entries = self._entries(diff_id) if diff_id is not None else {}
+        key = "\0wanted\0" + "\0".join(sorted(f"{c.name}@{c.version}"
+                                               for c in dispatcher.catalogers))
+        saved = entries.get(key)
+        if isinstance(saved, dict):
+            return saved
+        wanted = {}
+        for entry in self.artifact.layer_files(index):
+            if entry.type is FileType.REG:
+                names = [c.name for c in dispatcher.wanted_by(entry)]
+                if names:
+                    wanted[entry.path] = names
+        if diff_id is not None:
+            entries[key] = wanted
+            self._dirty.add(diff_id)
+        return wanted
 
     @staticmethod
     def _run(cataloger: Cataloger, entry: FileEntry, ctx: CatalogContext,

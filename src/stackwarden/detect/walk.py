@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stackwarden.artifact.base import Artifact, FileEntry
+from stackwarden.artifact.base import Artifact, FileEntry, FileType
 from stackwarden.core.errors import ArtifactError, LimitExceeded
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import Skipped
@@ -64,6 +64,11 @@ def artifact_targets(artifact: Artifact, layers: Collection[int] | None = None
     scanned there and marked `deleted`; the layer is the diff_id of the layer holding the copy.
     `layers` limits the walk to the copies those layers (by index) hold.
     """
+    if not artifact.info.layers:  # a directory: every file once, nothing deleted
+        for entry in artifact.files():
+            if entry.type is FileType.REG:
+                yield entry, ScanTarget(entry.path, entry.size, None, mode=entry.mode)
+        return
     seen: set[tuple[int, str]] = set()
     for entry in artifact.files():
         if entry.is_file and (layers is None or entry.layer in layers):
