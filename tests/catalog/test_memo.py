@@ -41,6 +41,9 @@ TOPS = {
                                            type="whiteout")]),
     "dist-deleted": layer_tar([LayerFile(f"{SITE}/certifi-2024.2.2.dist-info", type="whiteout")]),
     "os-changed": layer_tar([LayerFile("etc/os-release", b"ID=debian\nVERSION_ID=13\n")]),
+    "status-changed": layer_tar([LayerFile("var/lib/dpkg/status", STATUS + (
+        b"\nPackage: curl\nStatus: install ok installed\nArchitecture: amd64\n"
+        b"Version: 7.88.1-10\n"))]),
 }
 
 
@@ -94,8 +97,15 @@ def test_rebuilt_image_sbom_matches_a_fresh_inventory(tmp_path: Path, change: st
         "dist-deleted": set(),
         "os-changed": {"/var/lib/dpkg/status"} | {f"/{SITE}/{d}.dist-info/METADATA" for d in (
             "six-1.16.0", "idna-3.7", "certifi-2024.2.2")},
+        "status-changed": {"/var/lib/dpkg/status"},  # both copies: layer attribution
     }[change]
     assert reparsed == expected
+    if change == "status-changed":  # bash from the base layer, curl from the new one
+        layers = {p.name: p.layer for p in remembered.packages if p.type == "deb"}
+        assert layers["bash"] != layers["curl"]
+        parses.clear()
+        again = _catalog(rebuilt, memo)
+        assert not parses and _packages(again) == _packages(fresh)
 
 
 def test_second_scan_of_the_same_image_parses_nothing(tmp_path: Path,

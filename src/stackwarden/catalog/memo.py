@@ -68,9 +68,9 @@ class RecordingView(Artifact):
         return entry
 
     def history(self, path: str) -> list[FileEntry]:
-        real = self.realpath(path)  # recorded, lookup by lookup
+        self.realpath(path)  # the directories on the way, recorded lookup by lookup
         versions = self.inner.history(path)
-        self.lookups[f"\0history\0{real}"] = tuple(_ident(self.inner, v) for v in versions)
+        self.lookups[f"\0history\0{path}"] = tuple(_ident(self.inner, v) for v in versions)
         return versions
 
     def files(self) -> Iterator[FileEntry]:
