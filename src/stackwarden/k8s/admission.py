@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stackwarden.detect.misconfig import build_scanner
-from stackwarden.detect.misconfig.kubernetes import POD_SPEC_PATHS, is_object
+from stackwarden.detect.misconfig.kubernetes import is_object
 from stackwarden.k8s.decisions import AuditShipper, Decision, DecisionLog
 from stackwarden.k8s.images import (
     Reason,
@@ -67,18 +67,6 @@ def object_name(req: AdmissionRequest) -> str:
     meta = meta if isinstance(meta, Mapping) else {}
     name = req.name or str(meta.get("name") or "") or (str(meta.get("generateName") or "") + "*")
     return f"{req.namespace}/{name}" if req.namespace else name
-
-
-def _pod_template(obj: Mapping[str, Any] | None) -> Any:
-    if not isinstance(obj, Mapping):
-        return None
-    path = POD_SPEC_PATHS.get(str(obj.get("kind")))
-    if path is None:
-        return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
-    node: Any = obj
-    for key in path:
-        node = node.get(key) if isinstance(node, Mapping) else None
-    return node
 
 
 class AdmissionController:
@@ -165,10 +153,21 @@ class AdmissionController:
         reasons += image_reasons
         note = ""
         if req.operation == "UPDATE" and any(r.action == "deny" for r in reasons) and \
-                _pod_template(obj) == _pod_template(req.old_object):
-            reasons = [replace(r, action="warn") if r.action == "deny" else r for r in reasons]
-            note = "the update leaves the pod spec unchanged: its problems only warn"
+                is_object(req.old_object):
+            reasons, note = self._grandfather(reasons, req.old_object)
         return self._verdict(req, reasons, images, note)
+
+    def _grandfather(self, reasons: list[Reason], old: Any) -> tuple[list[Reason], str]:
+        """On UPDATE, problems the object already had only warn: an annotation, a label or a
+        finalizer change must not be refused for what was admitted before; what the update
+        brings (a new image, a privileged debug container) is judged in full."""
+        before = {(r.code, r.message) for r in self._misconfig(old) + self._images(old)[0]}
+        kept = [replace(r, action="warn") if r.action == "deny" and (r.code, r.message) in before
+                else r for r in reasons]
+        changed = sum(1 for a, b in zip(reasons, kept, strict=True) if a is not b)
+        note = f"{changed} problem(s) already present before this update only warn" \
+            if changed else ""
+        return kept, note
 
     def _misconfig(self, obj: Mapping[str, Any]) -> list[Reason]:
         rules = self.policy.misconfig

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import assets, audit, auth, findings, jobs, scans, users
+from stackwarden.server.api import admission, assets, audit, auth, findings, jobs, scans, users
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -64,7 +64,7 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission):
         app.include_router(module.router, prefix=API)
     _install_errors(app)
     _install_operational(app, ctx, metrics)
