@@ -234,6 +234,7 @@ class ServerVerdicts:
     """Image verdicts from the StackWarden server, cached with a TTL (stale-while-revalidate)."""
 
     name = "server"
+    may_block = True  # a cold miss waits on the network (at most `timeout`)
 
     def __init__(self, url: str, token: str, gate: GatePolicy, *, ttl: float = 300.0,
                  negative_ttl: float = 30.0, error_ttl: float = 5.0, max_stale: float = 3600.0,
@@ -335,6 +336,11 @@ class VerdictStore:
 
     def __init__(self, sources: Sequence[VerdictSource] = ()) -> None:
         self.sources = list(sources)
+
+    @property
+    def may_block(self) -> bool:
+        """Whether a lookup can wait on the network (then reviews run in worker threads)."""
+        return any(getattr(source, "may_block", False) for source in self.sources)
 
     def lookup(self, ref: ImageReference) -> Lookup:
         """The first source's scan, else every source's reason joined."""

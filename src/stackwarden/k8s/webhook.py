@@ -68,12 +68,16 @@ def create_app(controller: AdmissionController, *, path: str = DEFAULT_PATH,
                lifespan: Any = None) -> Starlette:
     """The ASGI app: the review route, health, readiness and metrics."""
     metrics = metrics or WebhookMetrics()
+    blocking = controller.store.may_block
 
     async def validate(request: Request) -> Response:
         body = b""
         try:
             body = await _read_body(request)
-            review = await run_in_threadpool(controller.review, body)
+            # In-memory verdicts take well under a millisecond: decide on the event loop. A
+            # server source may wait on the network for a cold miss: decide in a thread then.
+            review = await run_in_threadpool(controller.review, body) if blocking \
+                else controller.review(body)
         except Exception:  # the controller never raises; this is the last net (client gone …)
             log.exception("answering an admission review failed")
             audit = controller.policy.mode == "audit"
