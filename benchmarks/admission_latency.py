@@ -32,17 +32,16 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stackwarden.k8s.certs import generate, write  # noqa: E402
-from tests.helpers.registry import free_port  # noqa: E402
-from tests.k8s.helpers import SECURE_CONTAINER, fixture, workload, wrap  # noqa: E402
-from tests.server.helpers import finding, report  # noqa: E402
+from stackwarden.k8s.certs import generate, write
+from tests.helpers.registry import free_port
+from tests.k8s.helpers import SECURE_CONTAINER, fixture, workload, wrap
+from tests.server.helpers import finding, report
 
 BUDGET_SECONDS = 10.0
 ECHO_APP = textwrap.dedent("""

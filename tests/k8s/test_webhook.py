@@ -140,8 +140,8 @@ def test_image_gate(hook: Webhook, scanned_images: ScannedImages) -> None:
     assert "fails fail-on-high: 1 finding: EICAR_Test_File" in str(bad["status"])
     by_tag = judged(scanned_images.clean)  # known by tag: allowed, with a warning
     assert by_tag["allowed"] is True
-    assert by_tag["warnings"] == [f"[image-tag] image {scanned_images.clean} is referenced by "
-                                  "tag, not digest"]
+    assert by_tag["warnings"] == [
+        f"[image-tag] image {scanned_images.clean} is referenced by tag, not digest"]
     bad_by_tag = judged(scanned_images.bad)
     assert bad_by_tag["allowed"] is False and "EICAR_Test_File" in str(bad_by_tag["status"])
     unknown = judged(f"{host}/acme/other@sha256:" + "ab" * 32)

@@ -43,7 +43,12 @@ def build_controller(policy_file: Path | None, mode: str | None, reports: list[P
     from stackwarden.k8s.admission import AdmissionController
     from stackwarden.k8s.decisions import AuditShipper, DecisionLog
     from stackwarden.k8s.policy import AdmissionPolicy, load_admission_policy
-    from stackwarden.k8s.verdicts import ReportDirectory, ServerVerdicts, VerdictSource, VerdictStore
+    from stackwarden.k8s.verdicts import (
+        ReportDirectory,
+        ServerVerdicts,
+        VerdictSource,
+        VerdictStore,
+    )
 
     policy = load_admission_policy(policy_file) if policy_file else AdmissionPolicy()
     policy = policy.with_mode(mode)

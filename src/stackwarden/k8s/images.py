@@ -132,7 +132,7 @@ def judge_findings(findings: Iterable[Finding], gate: GatePolicy
 def scan_age_days(scanned_at: str, now: datetime) -> float | None:
     """Days since an RFC 3339 time (None when it cannot be read)."""
     try:
-        when = datetime.fromisoformat(scanned_at.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(scanned_at)
     except ValueError:
         return None
     if when.tzinfo is None:

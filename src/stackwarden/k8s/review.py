@@ -22,7 +22,7 @@ MAX_MESSAGE_CHARS = 3000
 _UID = re.compile(rb'"uid"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
 
 
-class MalformedReview(Exception):  # noqa: N818 - a result kind, not a crash
+class MalformedReview(Exception):
     """The body is not an AdmissionReview we can judge (the reason is user-facing)."""
 
     def __init__(self, reason: str, uid: str = "", api_version: str = API_VERSIONS[0]) -> None:
