@@ -197,7 +197,7 @@ def review(
         result = controller.review(body)
     finally:
         controller.close()
-    stderr.print(json.dumps(result.decision.to_dict(), indent=2), highlight=False, markup=False)
+    sys.stderr.write(json.dumps(result.decision.to_dict(), indent=2) + "\n")  # never wrapped
     write_output(json.dumps(result.response, indent=2).encode() + b"\n", output)
     if not result.decision.allowed:
         raise typer.Exit(1)
