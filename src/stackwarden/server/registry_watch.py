@@ -48,6 +48,8 @@ from stackwarden.server.jobs import create_job, mark_failed
 log = logging.getLogger("stackwarden.server.registry_watch")
 NOTIFY_PREFIX = "swn_"
 DEFAULT_SCANNERS = ("vuln", "secret", "misconfig")
+# Only the credentials stored with the registry: never the server account's Docker config.
+NO_DOCKER_CONFIG = Path("/nonexistent/stackwarden/docker-config.json")
 MAX_SCAN_ATTEMPTS = 3  # a digest whose scan failed is queued again by later sweeps, this often
 _INTERVAL = re.compile(r"(\d+)\s*([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -238,7 +240,7 @@ def client_for(access: Access, settings: Any) -> RegistryClient:
                               timeout=settings.registry_timeout,
                               retries=settings.registry_retries,
                               backoff=settings.registry_backoff,
-                              docker_config=Path("/nonexistent"))  # only the stored ones
+                              docker_config=NO_DOCKER_CONFIG)
     return RegistryClient(access.host, options=options)
 
 
