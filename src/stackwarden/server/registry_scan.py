@@ -104,6 +104,7 @@ def scan_image(ctx: ServerContext, image_id: int, actor: str) -> dict[str, Any]:
         if registry is None:
             raise StackWardenError(f"registry {image.registry_id} is no longer watched")
         tags = _current_tags(session, image)
+        session.flush()
         session.expunge(image)
         session.expunge(registry)
     scanners = [s for s in registry.scanners.split(",") if s]
@@ -179,8 +180,10 @@ def active_findings(session: Session, asset_id: int | None) -> list[dict[str, An
     """The open findings of an asset, in the short form a diff compares."""
     if asset_id is None:
         return []
-    return [{"kind": kind, "id": vuln, "package": pkg, "version": version, "path": path,
-             "severity": severity}
+    # the image's own configuration is located at its reference, which names the digest:
+    # the same check on the next build must compare equal
+    return [{"kind": kind, "id": vuln, "package": pkg, "version": version,
+             "path": "" if path.startswith("registry:") else path, "severity": severity}
             for kind, vuln, pkg, version, path, severity in session.execute(
                 select(FindingRow.kind, FindingRow.vuln_id, FindingRow.package_name,
                        FindingRow.package_version, FindingRow.path, FindingRow.severity)

@@ -395,6 +395,7 @@ def sweep_registry(ctx: ServerContext, registry_id: int, actor: str) -> dict[str
             raise StackWardenError(f"registry {registry_id} is no longer watched")
         row.sweep_state, row.last_sweep_started = "running", utcnow()
         include, exclude = json.loads(row.include), json.loads(row.exclude)
+        session.flush()
         session.expunge(row)
     try:
         with registry_access(row, box) as access, client_for(access, ctx.settings) as client:
