@@ -183,3 +183,36 @@ def test_only_admins_add_registries_and_readers_see_no_secrets(server: Server) -
     assert "p4ssword-value" not in text and made.json()["notification"]["token"] not in text
     assert server.post(f"/api/v1/registries/{made.json()['id']}/sweep",
                        token=dev).status_code == 403
+
+
+def test_harbor_webhook_queues_a_scan_at_once(server: Server, tmp_path: Path) -> None:
+    layout = tmp_path / "harbor"
+    write_oci_layout(layout, app_image({"musl": "1.2.5-r0"}, "harbor"), tag="2.0")
+    digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    respond = layout_responder(layout, "library/web", "2.0")
+    fake = FakeRegistry(lambda r: (200, JSON, b'{"repositories":[]}')
+                        if r.path.startswith("/v2/_catalog") else respond(r))
+    try:
+        made = server.post("/api/v1/registries", json={"url": fake.host, "interval": "1h"})
+        rid, token = made.json()["id"], made.json()["notification"]["token"]
+        _swept(server, rid)  # the catalog is empty: nothing found by sweeping
+        webhook = {"type": "PUSH_ARTIFACT", "occur_at": 1700000000, "operator": "ci",
+                   "event_data": {"resources": [{"digest": digest, "tag": "2.0",
+                                                 "resource_url": f"{fake.host}/library/web:2.0"}],
+                                  "repository": {"name": "web", "namespace": "library",
+                                                 "repo_full_name": "library/web",
+                                                 "repo_type": "private"}}}
+        path = f"/api/v1/registry-notifications/{rid}"
+        answer = server.client.post(path, json=webhook, headers={"Authorization": token})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["format"] == "harbor" and answer.json()["queued"] == 1
+        again = server.client.post(path, json=webhook,
+                                   headers={"Authorization": f"Bearer {token}"})
+        assert again.json()["queued"] == 0  # the digest is already queued or scanned
+        wait_for("the pushed image's scan", lambda: server.get(
+            f"/api/v1/registries/{rid}").json()["counts"]["scanned"] == 1)
+        malformed = server.client.post(path, content=b"{]", headers={"Authorization": token})
+        assert malformed.status_code == 422
+        assert malformed.json()["error"]["code"] == "malformed_notification"
+    finally:
+        fake.close()

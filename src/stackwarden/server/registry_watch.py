@@ -43,7 +43,6 @@ from stackwarden.server.db.registry_models import (
     WatchedRegistry,
     WatchedTag,
 )
-from stackwarden.server.jobs import create_job, mark_failed
 
 log = logging.getLogger("stackwarden.server.registry_watch")
 NOTIFY_PREFIX = "swn_"
@@ -316,6 +315,8 @@ def queue_images(session: Session, registry_id: int, repository: str, digests: S
 
     Returns the job ids to submit once the transaction commits.
     """
+    from stackwarden.server.jobs import create_job  # jobs.py imports the tasks that use us
+
     jobs: list[str] = []
     wanted = list(dict.fromkeys(digests))
     known = {img.digest: img for img in session.execute(
@@ -353,6 +354,8 @@ def runner_for(ctx: ServerContext) -> Any:
 
 def submit_jobs(ctx: ServerContext, job_ids: Sequence[str]) -> int:
     """Hand committed jobs to the runner; a job the broker refuses is recorded as failed."""
+    from stackwarden.server.jobs import mark_failed
+
     runner = runner_for(ctx)
     failed = 0
     for job_id in job_ids:
@@ -371,7 +374,7 @@ def submit_jobs(ctx: ServerContext, job_ids: Sequence[str]) -> int:
 
 def queue_sweep(ctx: ServerContext, registry_id: int, actor: str) -> dict[str, Any]:
     """Queue a sweep of one registry now; returns the job."""
-    from stackwarden.server.jobs import job_to_dict
+    from stackwarden.server.jobs import create_job, job_to_dict
 
     with ctx.db.transaction() as session:
         row = session.get(WatchedRegistry, registry_id)
