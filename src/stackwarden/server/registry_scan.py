@@ -151,6 +151,7 @@ def scan_image(ctx: ServerContext, image_id: int, actor: str) -> dict[str, Any]:
     raise_alerts(ctx, drafts)
     return {"image_id": image_id, "digest": image.digest, "asset_id": ingested.asset_id,
             "scan_id": ingested.scan_id, "findings": ingested.findings, "golden": bool(golden),
+            "layers": len(result.sbom.artifact.layers),
             "cached_layers": {k.split(":", 1)[1]: int(v) for k, v in result.timings.items()
                               if k.startswith("cached_layers:")}}
 
