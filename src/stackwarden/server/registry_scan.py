@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stackwarden.core.errors import StackWardenError
@@ -124,8 +125,9 @@ def scan_image(ctx: ServerContext, image_id: int, actor: str) -> dict[str, Any]:
             result = scan(target, scanners=scanners, options=options, scan_options=ScanOptions(
                 db_path=ctx.settings.vulndb_path, cache_dir=ctx.settings.scan_cache_path(),
                 max_db_age_days=float("inf")))
-    except StackWardenError as exc:
-        _fail(ctx, image_id, str(exc))
+    except Exception as exc:  # any failure: the image must not stay "scanning" forever
+        _fail(ctx, image_id, str(exc) if isinstance(exc, StackWardenError)
+              else f"{type(exc).__name__}: {str(exc)[:500]}")
         raise
     result.warnings.extend(warnings)
     doc = json.loads(render_scan(result))
@@ -255,16 +257,26 @@ def rematch_if_database_changed(ctx: ServerContext) -> str | None:
     identity = database_identity(_vulndb_path(ctx))
     if identity is None:
         return None
-    with ctx.db.transaction() as session:
+    with ctx.db.session() as session:
         known = _state(session, DB_STATE_KEY)
-        if known == identity:
-            return None
-        session.merge(WatchState(key=DB_STATE_KEY, value=identity))
-        if known is None and not session.execute(select(WatchedImage.id).limit(1)).first():
-            return None  # the first database of a server with no images: nothing to re-match
-        job = create_job(session, "registry_rematch", "scheduler", ctx.audit,
-                         params={"database": identity})
-        job_id = job.id
+    if known == identity:
+        return None
+    try:
+        with ctx.db.transaction() as session:
+            # several API processes tick: the one whose write lands queues the job
+            if known is None:
+                session.add(WatchState(key=DB_STATE_KEY, value=identity))
+                session.flush()
+            elif session.execute(update(WatchState).where(
+                    WatchState.key == DB_STATE_KEY, WatchState.value == known)
+                    .values(value=identity)).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            if known is None and not session.execute(select(WatchedImage.id).limit(1)).first():
+                return None  # the first database of a server with no images: nothing to do
+            job_id = create_job(session, "registry_rematch", "scheduler", ctx.audit,
+                                params={"database": identity}).id
+    except IntegrityError:
+        return None
     submit_jobs(ctx, [job_id])
     return job_id
 
