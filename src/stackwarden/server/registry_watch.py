@@ -537,6 +537,9 @@ class WatchScheduler:
         """One round: sweeps that are due, and a re-match if the database changed."""
         from stackwarden.server.registry_scan import rematch_if_database_changed
 
+        with self.ctx.db.session() as session:
+            if session.execute(select(WatchedRegistry.id).limit(1)).first() is None:
+                return {"sweeps": [], "rematch": None}  # nothing watched: touch nothing
         queued = []
         for registry_id in due_registries(self.ctx):
             with self.ctx.db.session() as session:
