@@ -216,3 +216,33 @@ def test_harbor_webhook_queues_a_scan_at_once(server: Server, tmp_path: Path) ->
         assert malformed.json()["error"]["code"] == "malformed_notification"
     finally:
         fake.close()
+
+
+def test_scheduler_queues_a_due_sweep_once(server: Server) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from stackwarden.server.auth import utcnow
+    from stackwarden.server.db.registry_models import WatchedRegistry
+    from stackwarden.server.registry_watch import WatchScheduler
+
+    fake = FakeRegistry(lambda r: (200, JSON, b'{"repositories":[]}'))
+    try:
+        rid = _add(server, fake.host)
+        _swept(server, rid)
+        scheduler = WatchScheduler(server.ctx)
+        assert scheduler.tick()["sweeps"] == []  # the next sweep is an hour away
+        with server.ctx.db.transaction() as session:
+            session.execute(update(WatchedRegistry).values(
+                next_sweep_at=utcnow() - timedelta(seconds=1)))
+        queued = scheduler.tick()["sweeps"]
+        assert len(queued) == 1
+        assert scheduler.tick()["sweeps"] == []  # claimed: not queued twice
+        job = wait_for("the scheduled sweep", lambda: (j := server.get(
+            f"/api/v1/jobs/{queued[0]}").json())["state"] == "succeeded" and j)
+        assert job["result"]["registry_id"] == rid
+        reg = server.get(f"/api/v1/registries/{rid}").json()
+        assert reg["sweep"]["next"] > reg["sweep"]["last_finished"]
+    finally:
+        fake.close()
