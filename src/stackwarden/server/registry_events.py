@@ -119,9 +119,9 @@ def _presented(authorization: str | None) -> str:
     return rest.strip() if scheme.lower() == "bearer" and rest else value
 
 
-def receive_notification(ctx: ServerContext, registry_id: int, authorization: str | None,
-                         body: bytes, remote: str) -> dict[str, Any] | None:
-    """Authenticate, parse and act on one notification; None when it is rejected (recorded)."""
+def authenticate_notification(ctx: ServerContext, registry_id: int,
+                              authorization: str | None, remote: str) -> WatchedRegistry | None:
+    """The registry a notification is for, or None when it is rejected (and recorded)."""
     token = _presented(authorization)
     with ctx.db.session() as session:
         row = session.get(WatchedRegistry, registry_id)
@@ -132,6 +132,13 @@ def receive_notification(ctx: ServerContext, registry_id: int, authorization: st
                   "unknown registry" if row is None else "wrong notification token")
         _record(ctx, registry_id if row is not None else None, remote, "", False, reason)
         return None
+    return row
+
+
+def receive_notification(ctx: ServerContext, row: WatchedRegistry, body: bytes,
+                         remote: str) -> dict[str, Any]:
+    """Parse and act on one authenticated notification: queue each pushed digest now."""
+    registry_id = row.id
     try:
         fmt, events = parse_notification(body)
     except NotificationError as exc:

@@ -365,16 +365,20 @@ async def notify(registry_id: IdPath, request: Request, ctx: Ctx,
     """Where a registry sends push notifications (its own token, not an API token)."""
     from starlette.concurrency import run_in_threadpool
 
-    from stackwarden.server.registry_events import NotificationError, receive_notification
+    from stackwarden.server.registry_events import (
+        NotificationError,
+        authenticate_notification,
+        receive_notification,
+    )
 
-    body = await read_body(request, MAX_NOTIFICATION)
     remote = request.client.host if request.client else ""
-    try:
-        result = await run_in_threadpool(receive_notification, ctx, registry_id, authorization,
-                                         body, remote)
-    except NotificationError as exc:
-        raise bad_request(exc.message, code="malformed_notification", status=422) from None
-    if result is None:
+    row = await run_in_threadpool(authenticate_notification, ctx, registry_id, authorization,
+                                  remote)
+    if row is None:
         raise unauthorized("the notification token is missing or wrong (the attempt is "
                            "recorded)")
-    return result
+    body = await read_body(request, MAX_NOTIFICATION)
+    try:
+        return await run_in_threadpool(receive_notification, ctx, row, body, remote)
+    except NotificationError as exc:
+        raise bad_request(exc.message, code="malformed_notification", status=422) from None
