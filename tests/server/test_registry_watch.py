@@ -188,7 +188,7 @@ def _golden_builds(api: Api, runner: CliRunner, url: str, token: str, tmp: Path,
 
 def _rematch_after_db_update(ctx: Any, api: Api, vulndb: Path, rid: int,
                              app_digest: str) -> None:
-    from stackwarden.server.registry_watch import WatchScheduler
+    from stackwarden.server.registry_scheduler import WatchScheduler
 
     scheduler = WatchScheduler(ctx)
     first = scheduler.tick()  # the database the images were scanned with: remembered

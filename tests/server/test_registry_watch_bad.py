@@ -225,7 +225,7 @@ def test_scheduler_queues_a_due_sweep_once(server: Server) -> None:
 
     from stackwarden.server.auth import utcnow
     from stackwarden.server.db.registry_models import WatchedRegistry
-    from stackwarden.server.registry_watch import WatchScheduler
+    from stackwarden.server.registry_scheduler import WatchScheduler
 
     fake = FakeRegistry(lambda r: (200, JSON, b'{"repositories":[]}'))
     try:

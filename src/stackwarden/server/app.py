@@ -49,7 +49,7 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                 context.runner.resume()
         watcher = None
         if start_runner and context.settings.registry_watch:
-            from stackwarden.server.registry_watch import WatchScheduler
+            from stackwarden.server.registry_scheduler import WatchScheduler
 
             watcher = WatchScheduler(context)
             watcher.start()
