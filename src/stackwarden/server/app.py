@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import assets, audit, auth, findings, jobs, scans, users
+from stackwarden.server.api import agents, assets, audit, auth, findings, hosts, jobs, scans, users
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -47,9 +47,13 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
             context.runner = make_runner(context)
             if isinstance(context.runner, InProcessRunner):
                 context.runner.resume()
+        from stackwarden.server.agents.watch import SilenceWatch
+
+        watch = SilenceWatch(context).start()
         try:
             yield
         finally:
+            watch.close()
             if own_ctx:
                 context.close()
             elif start_runner and context.runner is not None:
@@ -64,7 +68,7 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit):
+    for module in (auth, users, scans, assets, findings, jobs, audit, agents, hosts):
         app.include_router(module.router, prefix=API)
     _install_errors(app)
     _install_operational(app, ctx, metrics)

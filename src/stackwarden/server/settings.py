@@ -47,6 +47,10 @@ class ServerSettings(BaseSettings):
     job_threads: Annotated[int, Field(gt=0)] = 2  # in-process runner
     vulndb_path: Path | None = None  # for re-matching SBOMs; empty: the scanner's default
     log_level: str = "info"
+    # host agents (docs/agent.md)
+    agent_silent_seconds: Annotated[int, Field(gt=0)] = 300  # no word for this long: silent
+    agent_watch_seconds: Annotated[float, Field(gt=0)] = 30.0  # how often silence is checked
+    incident_window_seconds: Annotated[int, Field(gt=0)] = 3600  # alerts this close: one incident
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""

@@ -225,3 +225,8 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     peaks: Mapped[str] = mapped_column(Text, default="")  # Merkle peaks, hex, comma-separated
+
+
+# Host agents' tables live in their own module (migration 0002_agent); importing it here
+# registers them on Base.metadata wherever the models are loaded.
+from stackwarden.server.db import agent_models as _agent_models  # noqa: E402,F401
