@@ -44,6 +44,21 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, source: str) -> float:
+    """`90`, `90s`, `15m`, `1h`, `7d` -> seconds (a UsageError naming `source` otherwise)."""
+    raw = text.strip().lower()
+    try:
+        if raw[-1:] in DURATION_UNITS:
+            return float(raw[:-1]) * DURATION_UNITS[raw[-1]]
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a duration (e.g. 90s, 15m, 1h, 7d)",
+                         source=source) from None
+
+
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 

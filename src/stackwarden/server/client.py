@@ -58,3 +58,17 @@ def download(url: str, token: str, path: str, *, timeout: float = DEFAULT_TIMEOU
     if response.status_code != 200:
         raise UploadError(f"request refused: {_reason(response)}", source=base)
     return response.content
+
+
+def call_api(url: str, token: str, method: str, path: str, *, body: Any = None,
+             timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """One authenticated JSON call to an API path (e.g. /api/v1/agents/enrollment-tokens)."""
+    base = _base(url)
+    try:
+        response = httpx.request(method, f"{base}{path}", json=body, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise UploadError(f"cannot reach the server: {type(exc).__name__}", source=base) from None
+    if response.status_code not in (200, 201):
+        raise UploadError(f"request refused: {_reason(response)}", source=base)
+    return response.json()
