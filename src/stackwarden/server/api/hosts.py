@@ -194,7 +194,8 @@ def host_vulnerabilities(host_id: IdPath, ctx: Ctx,
 def incident_to_dict(row: Incident) -> dict[str, Any]:
     """The API form of an incident."""
     return {"id": row.id, "title": row.title, "source_address": row.source_address,
-            "level": row.level, "state": row.state, "hosts": row.hosts, "alerts": row.alerts,
+            "level": row.level, "state": row.state, "host_count": row.hosts,
+            "alert_count": row.alerts,
             "rules": json.loads(row.rules or "[]"), "first": _iso(row.first_at),
             "last": _iso(row.last_at), "updated_at": _iso(row.updated_at)}
 
