@@ -249,7 +249,9 @@ class AgentRunner:
         self._take_lock()
         link = _Link(self, stop)
         try:
-            if self.status["config_source"] != "server":
+            if self.status["config_source"] == "default":
+                # first start: wait for the server's configuration rather than start the
+                # defaults and restart a moment later (with a cached one, the link refreshes it)
                 self.refresh_config()
             self._apply(self._pending or self.config)
             self._pending = None
@@ -349,16 +351,17 @@ class _Link:
     def _loop(self) -> None:
         agent = self.agent
         config = agent.config
-        next_heartbeat = time.monotonic()
+        next_heartbeat = time.monotonic()  # at once: the answer says if the config changed
         next_config = time.monotonic() + config.model.config_refresh_interval
         while True:
             now = time.monotonic()
             if self.deadline is not None and (now >= self.deadline or self._drained()):
                 return
             if self.deadline is None:
-                if agent.config is not config:  # a new configuration: new intervals
+                if agent.config is not config:  # a new configuration: new intervals, limits
                     config = agent.config
-                    self.shipper.settings = config.transport
+                    self.shipper = Shipper(agent.queue, agent.client, config.transport)
+                    agent.queue.max_bytes = config.transport.queue_max_bytes
                     next_config = min(next_config, now + config.model.config_refresh_interval)
                 if now >= next_heartbeat:
                     if self._heartbeat():
