@@ -17,7 +17,18 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import agents, assets, audit, auth, findings, hosts, jobs, scans, users
+from stackwarden.server.api import (
+    admission,
+    agents,
+    assets,
+    audit,
+    auth,
+    findings,
+    hosts,
+    jobs,
+    scans,
+    users,
+)
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -68,7 +79,7 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit, agents, hosts):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission, agents, hosts):
         app.include_router(module.router, prefix=API)
     _install_errors(app)
     _install_operational(app, ctx, metrics)
