@@ -18,6 +18,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ STATE_DIR_ENV = "STACKWARDEN_AGENT_STATE_DIR"
 
 class AgentStateError(StackWardenError):
     """The state directory is unusable, or the agent is not enrolled."""
+
+
+def now_iso() -> str:
+    """Now as ISO 8601 UTC, to the second (the status file's timestamps)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def default_state_dir() -> Path:
