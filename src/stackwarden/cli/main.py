@@ -6,6 +6,7 @@ import typer
 
 from stackwarden.cli import (
     admission,
+    agent,
     audit,
     cache,
     config,
@@ -45,6 +46,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(logs.app, name="logs")
 app.add_typer(admission.app, name="admission")
 app.add_typer(registry.app, name="registry")
+app.add_typer(agent.app, name="agent")
 
 
 def main() -> None:

@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException
 from stackwarden import __version__
 from stackwarden.server.api import (
     admission,
+    agents,
     assets,
     audit,
     auth,
     findings,
+    hosts,
     jobs,
     registries,
     scans,
@@ -57,15 +59,19 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
             context.runner = make_runner(context)
             if isinstance(context.runner, InProcessRunner):
                 context.runner.resume()
+        from stackwarden.server.agents.watch import SilenceWatch
+
         watcher = None
         if start_runner and context.settings.registry_watch:
             from stackwarden.server.registry_scheduler import WatchScheduler
 
             watcher = WatchScheduler(context)
             watcher.start()
+        watch = SilenceWatch(context).start()
         try:
             yield
         finally:
+            watch.close()
             if watcher is not None:
                 watcher.stop()
             if own_ctx:
@@ -82,7 +88,8 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit, admission, registries):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission, registries,
+                   agents, hosts):
         app.include_router(module.router, prefix=API)
     _install_errors(app)
     _install_operational(app, ctx, metrics)

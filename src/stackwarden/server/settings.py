@@ -56,6 +56,10 @@ class ServerSettings(BaseSettings):
     registry_retries: Annotated[int, Field(ge=0, le=10)] = 3  # after errors, 429 and 5xx
     registry_backoff: Annotated[float, Field(ge=0)] = 1.0  # first wait; doubles each retry
     scan_cache_dir: Path | None = None  # per-layer scan cache; empty: data_dir/scan-cache
+    # host agents (docs/agent.md)
+    agent_silent_seconds: Annotated[int, Field(gt=0)] = 300  # no word for this long: silent
+    agent_watch_seconds: Annotated[float, Field(gt=0)] = 30.0  # how often silence is checked
+    incident_window_seconds: Annotated[int, Field(gt=0)] = 3600  # alerts this close: one incident
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""

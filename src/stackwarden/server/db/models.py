@@ -238,3 +238,7 @@ from stackwarden.server.db.registry_models import (  # noqa: E402,F401  (registe
     WatchedTag,
     WatchState,
 )
+
+# Host agents' tables live in their own module (migration 0003_agent); importing it here
+# registers them on Base.metadata wherever the models are loaded.
+from stackwarden.server.db import agent_models as _agent_models  # noqa: E402,F401
