@@ -87,3 +87,15 @@ def test_decisions_need_the_agent_scope_and_a_valid_body(server: Server) -> None
         assert answer.status_code == 422, bad
     assert not [e for e in server.get("/api/v1/audit/entries").json()["items"]
                 if e["action"].startswith("admission.")]
+
+
+def test_a_value_the_database_cannot_store_is_a_client_error(server: Server) -> None:
+    # A NUL character: SQLite stores it, PostgreSQL refuses it (422, never a 500).
+    sent = server.post("/api/v1/admission/decisions",
+                       json={"decisions": [_decision("nul", note="a\u0000b")]})
+    if server.backend == "postgresql":
+        assert sent.status_code == 422, sent.text
+        assert sent.json()["error"]["code"] == "unstorable_value"
+    else:
+        assert sent.status_code == 201, sent.text
+    assert server.get("/api/v1/admission/image", params={"ref": "nginx:1"}).status_code == 200

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
@@ -171,6 +171,13 @@ def _install_errors(app: FastAPI) -> None:
     async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
         # two submissions raced for the same new row; the loser's transaction rolled back whole
         return _error(409, "conflict", "a concurrent change conflicted with this one; retry")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite takes: NUL characters, unpaired surrogates, numbers out
+        # of range. The client sent it; the transaction rolled back whole.
+        return _error(422, "unstorable_value", "the request holds a value the database cannot "
+                      "store (a NUL character, invalid text or an out-of-range number)")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
