@@ -1,0 +1,78 @@
+"""Build a baseline: walk the paths, record every entry in parallel, write the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackwarden.agent.fim.check import CheckResult, check
+from stackwarden.agent.fim.diff import Redactor, is_text
+from stackwarden.agent.fim.model import FimError, FimOptions, ScanNote
+from stackwarden.agent.fim.scan import normalize_roots, record_tree
+from stackwarden.agent.fim.store import BaselineStore, BaselineWriter
+
+
+@dataclass(slots=True)
+class BuildResult:
+    """What building a baseline recorded."""
+
+    db: str
+    roots: tuple[str, ...]
+    files: int
+    notes: list[ScanNote] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form (`fim baseline --format json`)."""
+        return {"db": self.db, "roots": list(self.roots), "files": self.files,
+                "seconds": round(self.seconds, 3), "notes": [str(n) for n in self.notes]}
+
+
+class Baseline:
+    """A baseline database: `Baseline.build(paths, db)` makes one, `check()` compares with it."""
+
+    def __init__(self, db: str | Path) -> None:
+        self.db = str(db)
+        with BaselineStore(self.db) as store:  # fails fast on a missing or foreign file
+            self.roots = store.roots
+            self.options = store.options
+            self.created = store.created
+
+    @staticmethod
+    def build(paths: Iterable[str], db: str | Path, options: FimOptions | None = None, *,
+              pool: str = "process", progress: Callable[[int], None] | None = None
+              ) -> BuildResult:
+        """Record every path under `paths` into a new database at `db` (atomically replaced)."""
+        options = options or FimOptions()
+        started = time.perf_counter()
+        roots = normalize_roots(paths)
+        if not roots:
+            raise FimError("no path to monitor was given")
+        notes: list[ScanNote] = []
+        writer = BaselineWriter(db, roots, options)
+        redactor = Redactor()
+        try:
+            for recorded in record_tree(roots, options, notes, pool=pool, progress=progress):
+                if recorded.note:
+                    notes.append(ScanNote(recorded.path, recorded.note))
+                if recorded.record is None:
+                    continue
+                content = None
+                if recorded.content is not None and is_text(recorded.content):
+                    content = redactor.redact(recorded.content, recorded.path)
+                writer.add(recorded.record, content)
+            if writer.count == 0:
+                raise FimError("none of the paths could be read: "
+                               + "; ".join(str(n) for n in notes[:3]))
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return BuildResult(str(db), roots, writer.count, notes, time.perf_counter() - started)
+
+    def check(self, *, update: bool = False, pool: str = "process",
+              progress: Callable[[int], None] | None = None) -> CheckResult:
+        """Every change since the baseline (see `check.check`)."""
+        return check(self.db, update=update, pool=pool, progress=progress)
