@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stackwarden.agent.fim.check import CheckResult, check
@@ -30,6 +31,13 @@ class BuildResult:
                 "seconds": round(self.seconds, 3), "notes": [str(n) for n in self.notes]}
 
 
+def database_files(db: str | Path) -> tuple[str, ...]:
+    """Globs for the database, its journals and its temporary copy: never monitored."""
+    path = os.path.abspath(db)
+    directory, name = os.path.split(path)
+    return (path, f"{path}-journal", f"{path}-wal", f"{path}-shm", f"{directory}/.{name}.*")
+
+
 class Baseline:
     """A baseline database: `Baseline.build(paths, db)` makes one, `check()` compares with it."""
 
@@ -50,6 +58,7 @@ class Baseline:
         roots = normalize_roots(paths)
         if not roots:
             raise FimError("no path to monitor was given")
+        options = replace(options, ignore=options.ignore + database_files(db))
         notes: list[ScanNote] = []
         writer = BaselineWriter(db, roots, options)
         redactor = Redactor()
