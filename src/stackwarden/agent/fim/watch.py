@@ -37,13 +37,38 @@ class Notice:
     message: str
 
 
-def inotify_limit() -> str:
-    """The watch limit as a readable setting (for the fallback message)."""
+def watch_limit_reached(path: str) -> bool:
+    """Whether the kernel refuses one more inotify watch for this user right now.
+
+    watchdog skips subdirectories it cannot watch without a word, so after scheduling (and
+    after new directories appear) a probe watch tells whether the limit was hit.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0:
+        return ctypes.get_errno() in _LIMIT_ERRNOS
     try:
-        with open("/proc/sys/fs/inotify/max_user_watches", encoding="ascii") as handle:
-            return f"fs.inotify.max_user_watches={handle.read().strip()}"
-    except OSError:
-        return "fs.inotify.max_user_watches"
+        wd = libc.inotify_add_watch(fd, os.fsencode(path), 0x00000004 | 0x02000000)
+        return wd < 0 and ctypes.get_errno() == errno.ENOSPC  # IN_ATTRIB | IN_DONT_FOLLOW
+    finally:
+        os.close(fd)
+
+
+def inotify_limit() -> str:
+    """The watch limits in force, as sysctl settings (for the fallback message)."""
+    found = []
+    for name, path in (("fs.inotify.max_user_watches", "/proc/sys/fs/inotify/max_user_watches"),
+                       ("user.max_inotify_watches", "/proc/sys/user/max_inotify_watches")):
+        try:
+            with open(path, encoding="ascii") as handle:
+                value = handle.read().strip()
+        except OSError:
+            continue
+        if not any(value == v for _, v in found):
+            found.append((name, value))
+    return ", ".join(f"{n}={v}" for n, v in found) or "fs.inotify.max_user_watches"
 
 
 class FimWatcher:
@@ -89,6 +114,8 @@ class FimWatcher:
                 return
             self._fall_back(f"inotify unavailable: {exc.strerror or exc}")
             return
+        if self._limit_hit():
+            return
         self.mode = "inotify"
         self._next_check = time.monotonic() + self.interval
         self.on_notice(Notice("info", f"watching {len(self.store.roots)} path(s) with inotify; "
@@ -115,6 +142,16 @@ class FimWatcher:
             raise
         return observer
 
+    def _limit_hit(self) -> bool:
+        """Probe the watch limit; when it is reached, stop inotify and fall back."""
+        roots = [r for r in self.store.roots if os.path.isdir(r)]
+        if not roots or not watch_limit_reached(roots[0]):
+            return False
+        self._stop_observer()
+        self._fall_back(f"inotify watch limit reached ({inotify_limit()}): not every "
+                        "directory could be watched")
+        return True
+
     def _fall_back(self, reason: str) -> None:
         self.mode = "scheduled"
         self._next_check = time.monotonic() + self.fallback_interval
@@ -126,13 +163,16 @@ class FimWatcher:
         self._stop.set()
         self._wake.set()
 
-    def close(self) -> None:
-        """Release the observer and the database."""
+    def _stop_observer(self) -> None:
         observer = self._observer
         self._observer = None
         if observer is not None:
             observer.stop()  # type: ignore[attr-defined]
             observer.join(timeout=5)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Release the observer and the database."""
+        self._stop_observer()
         self.store.close()
         self.mode = "stopped"
 
@@ -172,6 +212,9 @@ class FimWatcher:
         with self._lock:
             paths, self._pending = self._pending, set()
         changes = self.check_paths(sorted(paths)) if paths else []
+        if self.mode == "inotify" and any(c.change is ChangeKind.ADDED and c.after is not None
+                                          and c.after.type == "dir" for c in changes):
+            self._limit_hit()  # watchdog watched the new directories, or silently could not
         if time.monotonic() >= self._next_check:
             changes += self.full_check()
         return changes
