@@ -63,15 +63,15 @@ class Baseline:
         writer = BaselineWriter(db, roots, options)
         redactor = Redactor()
         try:
-            for recorded in record_tree(roots, options, notes, pool=pool, progress=progress):
-                if recorded.note:
-                    notes.append(ScanNote(recorded.path, recorded.note))
-                if recorded.record is None:
+            for path, row, content, note in record_tree(roots, options, notes, pool=pool,
+                                                        progress=progress):
+                if note:
+                    notes.append(ScanNote(path, note))
+                if row is None:
                     continue
-                content = None
-                if recorded.content is not None and is_text(recorded.content):
-                    content = redactor.redact(recorded.content, recorded.path)
-                writer.add(recorded.record, content)
+                if content is not None:
+                    content = redactor.redact(content, path) if is_text(content) else None
+                writer.add(row, content)
             if writer.count == 0:
                 raise FimError("none of the paths could be read: "
                                + "; ".join(str(n) for n in notes[:3]))

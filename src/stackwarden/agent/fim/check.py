@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from stackwarden.agent.fim.diff import Redactor, is_text, unified_diff
 from stackwarden.agent.fim.model import (
     CONTENT_FIELDS,
-    METADATA_FIELDS,
+    RECORD_FIELDS,
     Change,
     ChangeKind,
     CheckResult,
@@ -17,33 +17,36 @@ from stackwarden.agent.fim.model import (
     ScanNote,
 )
 from stackwarden.agent.fim.packages import PackageDigests, file_digest
-from stackwarden.agent.fim.scan import Recorded, record_tree
+from stackwarden.agent.fim.scan import VANISHED, Raw, Row, record_tree
 from stackwarden.agent.fim.store import BaselineStore
 
-FIELDS = CONTENT_FIELDS + METADATA_FIELDS
 _PERMISSION_FIELDS = frozenset({"mode", "uid", "gid", "caps"})
 _REPLACED_FIELDS = frozenset({"mtime_ns", "inode"})  # a file rewritten with the same bytes
 
 
 def compare(before: FileRecord | None, after: FileRecord | None) -> Change | None:
     """The change from one record to the other, or None when nothing compared differs."""
-    if before is None and after is None:
-        return None
+    return compare_rows(before.row() if before else None, after.row() if after else None)
+
+
+def compare_rows(before: Row | None, after: Row | None) -> Change | None:
+    """`compare` on row tuples (what the scan yields and the database holds)."""
     if before is None:
-        return Change(after.path, ChangeKind.ADDED, None, after)  # type: ignore[union-attr]
+        return None if after is None else Change(after[0], ChangeKind.ADDED, None,
+                                                 FileRecord(*after))
     if after is None:
-        return Change(before.path, ChangeKind.DELETED, before, None)
-    old, new = before.values(), after.values()
+        return Change(before[0], ChangeKind.DELETED, FileRecord(*before), None)
+    old, new = before[1:12], after[1:12]
     if old == new:
         return None
-    fields = [name for name, x, y in zip(FIELDS, old, new, strict=True) if x != y]
-    if "sha256" in fields and after.sha256 is None and after.error:
+    fields = [name for name, x, y in zip(RECORD_FIELDS, old, new, strict=True) if x != y]
+    if "sha256" in fields and after[9] is None and after[12]:
         fields.remove("sha256")  # unreadable now: the content is unknown, not changed
     if not fields:
         return None
     kind = (ChangeKind.MODIFIED if any(f in CONTENT_FIELDS for f in fields)
             else ChangeKind.METADATA)
-    return Change(before.path, kind, before, after, tuple(fields))
+    return Change(before[0], kind, FileRecord(*before), FileRecord(*after), tuple(fields))
 
 
 @dataclass(slots=True)
@@ -59,11 +62,12 @@ class Annotator:
         """An annotator using the baseline's root for package databases."""
         return cls(store, PackageDigests(store.options.root), Redactor())
 
-    def kept_content(self, recorded: Recorded) -> bytes | None:
+    def kept_content(self, raw: Raw) -> bytes | None:
         """The redacted form of content a worker returned (None for binary content)."""
-        if recorded.content is None or not is_text(recorded.content):
+        content = raw[2]
+        if content is None or not is_text(content):
             return None
-        return self.redactor.redact(recorded.content, recorded.path)
+        return self.redactor.redact(content, raw[0])
 
     def annotate(self, change: Change, content: bytes | None) -> Change:
         """One change with package, label and diff filled in where they apply."""
@@ -95,32 +99,33 @@ def check(db: str, *, update: bool = False, pool: str = "process",
     """Walk the baseline's paths again and report every change; `update` accepts them."""
     started = time.perf_counter()
     with BaselineStore(db) as store:
-        baseline = {record.path: record for record in store.records()}
+        baseline = {row[0]: row for row in store.rows()}
         notes: list[ScanNote] = []
         annotator = Annotator.for_store(store)
         seen: set[str] = set()
         found: list[tuple[Change, bytes | None]] = []
         scanned = 0
-        for recorded in record_tree(store.roots, store.options, notes, pool=pool,
-                                    progress=progress):
-            if recorded.record is None:
-                if not recorded.note or not recorded.note.startswith("vanished"):
-                    seen.add(recorded.path)  # state unknown: not reported as deleted
-                    notes.append(ScanNote(recorded.path, recorded.note or "not recorded"))
+        for raw in record_tree(store.roots, store.options, notes, pool=pool, progress=progress):
+            path, row, _, note = raw
+            if row is None:
+                if note != VANISHED:
+                    seen.add(path)  # state unknown: not reported as deleted
+                    notes.append(ScanNote(path, note or "not recorded"))
                 continue
             scanned += 1
-            seen.add(recorded.path)
-            if recorded.note:
-                notes.append(ScanNote(recorded.path, recorded.note))
-            change = compare(baseline.get(recorded.path), recorded.record)
+            seen.add(path)
+            if note:
+                notes.append(ScanNote(path, note))
+            change = compare_rows(baseline.get(path), row)
             if change is not None:
-                found.append((change, annotator.kept_content(recorded)))
+                found.append((change, annotator.kept_content(raw)))
         unlisted = tuple(n.path.rstrip("/") + "/" for n in notes
                          if n.reason.startswith("cannot list"))
         for path in baseline.keys() - seen:
             if unlisted and path.startswith(unlisted):
                 continue  # below a directory we could not read: unknown, not deleted
-            found.append((Change(path, ChangeKind.DELETED, baseline[path], None), None))
+            found.append((Change(path, ChangeKind.DELETED, FileRecord(*baseline[path]), None),
+                          None))
         found.sort(key=lambda item: item[0].path)
         changes = [annotator.annotate(change, content) for change, content in found]
         if update:

@@ -31,9 +31,11 @@ class ChangeKind(StrEnum):
     METADATA = "metadata"  # same content; mode, owner, group, mtime, inode, caps or xattrs
 
 
+# The compared attributes, in FileRecord's field order (path first and error last excluded).
+RECORD_FIELDS = ("type", "size", "mode", "uid", "gid", "mtime_ns", "inode", "link", "sha256",
+                 "caps", "xattrs")
 # Attributes whose change means the content changed (the rest are metadata).
-CONTENT_FIELDS = ("type", "size", "sha256", "link")
-METADATA_FIELDS = ("mode", "uid", "gid", "mtime_ns", "inode", "caps", "xattrs")
+CONTENT_FIELDS = frozenset({"type", "size", "sha256", "link"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +56,10 @@ class FileRecord:
     xattrs: tuple[tuple[str, str], ...] = ()  # other extended attributes, sorted by name
     error: str | None = None  # why the content could not be hashed
 
-    def values(self) -> tuple[Any, ...]:
-        """The compared attributes in CONTENT_FIELDS + METADATA_FIELDS order."""
-        return (self.type, self.size, self.sha256, self.link, self.mode, self.uid, self.gid,
-                self.mtime_ns, self.inode, self.caps, self.xattrs)
+    def row(self) -> tuple[Any, ...]:
+        """Every field as a plain tuple (the form workers and the database use)."""
+        return (self.path, self.type, self.size, self.mode, self.uid, self.gid, self.mtime_ns,
+                self.inode, self.link, self.sha256, self.caps, self.xattrs, self.error)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (`before` / `after` of a change)."""
@@ -165,7 +167,7 @@ class Change:
         """A stable event id: the same change seen twice has the same id."""
         parts = [self.path, str(self.change)]
         for record in (self.before, self.after):
-            parts.append(repr(record.values()) if record else "-")
+            parts.append(repr(record.row()[1:12]) if record else "-")
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:

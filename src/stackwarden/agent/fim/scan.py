@@ -12,13 +12,14 @@ from __future__ import annotations
 import errno
 import fnmatch
 import hashlib
+import itertools
 import os
 import re
 import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Any
 
 from stackwarden.agent.fim.attrs import read_attributes
 from stackwarden.agent.fim.model import FileRecord, FimOptions, ScanNote, file_type
@@ -31,18 +32,9 @@ VIRTUAL_FS = frozenset({
     "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs",
     "binfmt_misc", "efivarfs", "rpc_pipefs", "nsfs",
 })
+VANISHED = "vanished during the scan"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _NOATIME = getattr(os, "O_NOATIME", 0)
-
-
-@dataclass(slots=True)
-class Recorded:
-    """One walked path: its record (None when it vanished), kept content, and a note."""
-
-    path: str
-    record: FileRecord | None
-    content: bytes | None = None  # small text file kept for content diffs
-    note: str | None = None
 
 
 class PathMatcher:
@@ -91,8 +83,10 @@ def normalize_roots(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def walk(roots: Iterable[str], options: FimOptions, notes: list[ScanNote]) -> Iterator[str]:
-    """Every path under the roots (roots included), symlinks not followed, each directory once."""
+def walk(roots: Iterable[str], options: FimOptions, notes: list[ScanNote]
+         ) -> Iterator[tuple[str, bool]]:
+    """Every path under the roots (roots included) with whether the directory listing said it
+    is a regular file; symlinks not followed, each directory once."""
     ignored = PathMatcher(options.ignore)
     virtual = virtual_mounts()
     seen: set[tuple[int, int]] = set()
@@ -104,7 +98,7 @@ def walk(roots: Iterable[str], options: FimOptions, notes: list[ScanNote]) -> It
             continue
         if ignored and ignored(root):
             continue
-        yield root
+        yield root, stat.S_ISREG(top.st_mode)
         if not stat.S_ISDIR(top.st_mode):
             continue
         seen.add((top.st_dev, top.st_ino))
@@ -121,8 +115,11 @@ def walk(roots: Iterable[str], options: FimOptions, notes: list[ScanNote]) -> It
                 path = entry.path
                 if ignored and ignored(path):
                     continue
-                yield path
                 try:
+                    if entry.is_file(follow_symlinks=False):
+                        yield path, True
+                        continue
+                    yield path, False
                     if not entry.is_dir(follow_symlinks=False):
                         continue
                     st = entry.stat(follow_symlinks=False)
@@ -154,7 +151,7 @@ def _hash_fd(fd: int, size: int, keep: int) -> tuple[str, bytes | None]:
     """SHA-256 of an open file; its bytes too when it is at most `keep` bytes long."""
     if size <= CHUNK:
         data = os.read(fd, size + 1)
-        while len(data) <= size:  # short reads happen on some filesystems
+        while len(data) < size:  # short reads happen on some filesystems
             more = os.read(fd, CHUNK)
             if not more:
                 break
@@ -166,29 +163,76 @@ def _hash_fd(fd: int, size: int, keep: int) -> tuple[str, bytes | None]:
     return digest.hexdigest(), None
 
 
-def record_path(path: str, keep: int = 0, xattrs: bool = True) -> Recorded:
-    """Record one path; `keep` > 0 returns a regular file's bytes when it is that small."""
+# A row is FileRecord's fields as a plain tuple (cheap to pass between processes):
+# (path, type, size, mode, uid, gid, mtime_ns, inode, link, sha256, caps, xattrs, error).
+# A walked path is recorded as Raw: (path, row or None if it vanished, kept content, note).
+Row = tuple[Any, ...]
+Raw = tuple[str, Row | None, bytes | None, str | None]
+
+
+def _row(path: str, st: os.stat_result, link: str | None, sha: str | None,
+         attrs: tuple[str | None, tuple[tuple[str, str], ...], str | None], error: str | None
+         ) -> Row:
+    mode = st.st_mode
+    return (path, file_type(mode), 0 if stat.S_ISDIR(mode) else st.st_size, stat.S_IMODE(mode),
+            st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino, link, sha, attrs[0], attrs[1],
+            error or attrs[2])
+
+
+def _record_file(path: str, keep: int, xattrs: bool) -> Raw | None:
+    """A regular file (as the walk saw it), opened without a prior lstat; None to retry the
+    slow way when the name no longer holds a regular file."""
+    try:
+        fd = _open(path)
+    except FileNotFoundError:
+        return path, None, None, VANISHED
+    except OSError:
+        return None  # a symlink swapped in (ELOOP), no permission…: record_path says which
+    try:
+        st = os.fstat(fd)  # the file we hash, even if the name moved meanwhile
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        sha, content = _hash_fd(fd, st.st_size, keep)
+        attrs = read_attributes(fd) if xattrs else _NO_ATTRS
+    except OSError as exc:
+        return path, None, None, f"cannot read: {exc.strerror}"
+    finally:
+        os.close(fd)
+    row = _row(path, st, None, sha, attrs, None)
+    return path, row, content, row[12]
+
+
+_NO_ATTRS: tuple[None, tuple[()], None] = (None, (), None)
+
+
+def record_raw(path: str, keep: int = 0, xattrs: bool = True, regular: bool = False) -> Raw:
+    """Record one path as a plain (path, row, content, note) tuple; `keep` > 0 returns a regular
+    file's bytes when it is that small; `regular` says the walk saw a regular file."""
+    if regular:
+        fast = _record_file(path, keep, xattrs)
+        if fast is not None:
+            return fast
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return Recorded(path, None, note="vanished during the scan")
+        return path, None, None, VANISHED
     except OSError as exc:
-        return Recorded(path, None, note=f"cannot stat: {exc.strerror}")
+        return path, None, None, f"cannot stat: {exc.strerror}"
     link = sha = error = None
     content = None
-    attrs: tuple[str | None, tuple[tuple[str, str], ...], str | None] = (None, (), None)
+    attrs = _NO_ATTRS
     if stat.S_ISREG(st.st_mode):
         try:
             fd = _open(path)
         except FileNotFoundError:
-            return Recorded(path, None, note="vanished during the scan")
+            return path, None, None, VANISHED
         except OSError as exc:
             fd = -1
             error = ("symlink swapped in during the scan" if exc.errno == errno.ELOOP
                      else f"cannot open: {exc.strerror}")
         if fd >= 0:
             try:
-                st = os.fstat(fd)  # the file we hash, even if the name moved meanwhile
+                st = os.fstat(fd)
                 if stat.S_ISREG(st.st_mode):
                     sha, content = _hash_fd(fd, st.st_size, keep)
                 if xattrs:
@@ -207,17 +251,20 @@ def record_path(path: str, keep: int = 0, xattrs: bool = True) -> Recorded:
                 error = f"cannot read the link: {exc.strerror}"
         if xattrs:
             attrs = read_attributes(path)
-    caps, extended, xerror = attrs
-    record = FileRecord(path, file_type(st.st_mode), st.st_size if not stat.S_ISDIR(st.st_mode)
-                        else 0, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns,
-                        st.st_ino, link, sha, caps, extended, error or xerror)
-    return Recorded(path, record, content, error or xerror)
+    row = _row(path, st, link, sha, attrs, error)
+    return path, row, content, row[12]
 
 
-def record_batch(paths: list[str], keep: list[bool], keep_bytes: int, xattrs: bool
-                 ) -> list[Recorded]:
-    """Record a batch (worker entry point); `keep[i]` asks for path i's small content."""
-    return [record_path(p, keep_bytes if k else 0, xattrs) for p, k in zip(paths, keep)]
+def to_record(row: Row | None) -> FileRecord | None:
+    """A row as a FileRecord."""
+    return FileRecord(*row) if row is not None else None
+
+
+def record_batch(paths: list[str], flags: bytes, keep_bytes: int, xattrs: bool) -> list[Raw]:
+    """Record a batch (worker entry point). flags[i]: bit 1 = the walk saw a regular file,
+    bit 2 = keep its content for diffs."""
+    return [record_raw(p, keep_bytes if f & 2 else 0, xattrs, bool(f & 1))
+            for p, f in zip(paths, flags)]
 
 
 def choose_workers(requested: int) -> int:
@@ -232,56 +279,46 @@ def _executor(workers: int, kind: str) -> Executor:
     if kind == "thread":
         return ThreadPoolExecutor(workers)
     import multiprocessing
+    import threading
 
-    # fork would copy the caller's threads' locks; forkserver starts clean workers.
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    # fork is cheapest, but forking a process that runs other threads can copy a held lock
+    # into the child: then workers start clean from a fork server.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
 
 
 def record_tree(roots: Iterable[str], options: FimOptions, notes: list[ScanNote], *,
                 pool: str = "process", progress: Callable[[int], None] | None = None
-                ) -> Iterator[Recorded]:
-    """Walk and record every path under the roots, in parallel; yields in completion order.
+                ) -> Iterator[Raw]:
+    """Walk and record every path under the roots; yields Raw tuples in completion order.
 
-    `pool` is "process" (default), "thread" or "serial" (what the benchmark compares).
+    `pool` is "process" (default), "thread" or "serial" (what the benchmark compares); trees
+    under SMALL_POOL_FILES paths are recorded in this process whatever `pool` says.
     """
     diff = PathMatcher(options.diff_globs) if options.diff_max_bytes > 0 else None
     keep_bytes = options.diff_max_bytes
-    paths = walk(roots, options, notes)
+    xattrs = options.xattrs
+    walked = walk(roots, options, notes)
     workers = choose_workers(options.workers)
-    head: list[str] = []
-    for path in paths:  # small trees are recorded in this process: no pool start-up cost
-        head.append(path)
-        if len(head) >= SMALL_POOL_FILES:
-            break
+    head = list(itertools.islice(walked, SMALL_POOL_FILES))
     if len(head) < SMALL_POOL_FILES or workers == 1 or pool == "serial":
-        done = 0
-        for path in _chain(head, paths):
-            yield record_path(path, keep_bytes if diff and diff(path) else 0, options.xattrs)
-            done += 1
+        for done, (path, regular) in enumerate(itertools.chain(head, walked), 1):
+            yield record_raw(path, keep_bytes if diff and diff(path) else 0, xattrs, regular)
             if progress and done % 1000 == 0:
                 progress(done)
         return
     with _executor(workers, pool) as executor:
-        pending: deque[Future[list[Recorded]]] = deque()
+        pending: deque[Future[list[Raw]]] = deque()
         done = 0
-        batch: list[str] = []
-        for path in _chain(head, paths):
-            batch.append(path)
-            if len(batch) >= BATCH:
-                pending.append(executor.submit(
-                    record_batch, batch, [bool(diff and diff(p)) for p in batch], keep_bytes,
-                    options.xattrs))
-                batch = []
-                while len(pending) > 4 * workers:
-                    results = pending.popleft().result()
-                    done += len(results)
-                    yield from results
-                    if progress:
-                        progress(done)
-        if batch:
-            pending.append(executor.submit(record_batch, batch,
-                                           [bool(diff and diff(p)) for p in batch], keep_bytes,
-                                           options.xattrs))
+        batches = _batches(itertools.chain(head, walked), diff)
+        for paths, flags in batches:
+            pending.append(executor.submit(record_batch, paths, flags, keep_bytes, xattrs))
+            while len(pending) > 4 * workers or (pending and pending[0].done()):
+                results = pending.popleft().result()
+                done += len(results)
+                yield from results
+                if progress:
+                    progress(done)
         while pending:
             results = pending.popleft().result()
             done += len(results)
@@ -290,6 +327,15 @@ def record_tree(roots: Iterable[str], options: FimOptions, notes: list[ScanNote]
                 progress(done)
 
 
-def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from head
-    yield from rest
+def _batches(walked: Iterable[tuple[str, bool]], diff: PathMatcher | None
+             ) -> Iterator[tuple[list[str], bytes]]:
+    paths: list[str] = []
+    flags = bytearray()
+    for path, regular in walked:
+        paths.append(path)
+        flags.append((1 if regular else 0) | (2 if diff and regular and diff(path) else 0))
+        if len(paths) >= BATCH:
+            yield paths, bytes(flags)
+            paths, flags = [], bytearray()
+    if paths:
+        yield paths, bytes(flags)

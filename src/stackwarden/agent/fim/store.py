@@ -33,17 +33,20 @@ CREATE TABLE files (
 _COLUMNS = "path, type, size, mode, uid, gid, mtime_ns, inode, link, sha256, caps, xattrs, error"
 
 
-def _row(record: FileRecord, content: bytes | None) -> tuple[Any, ...]:
-    return (record.path, record.type, record.size, record.mode, record.uid, record.gid,
-            record.mtime_ns, record.inode, record.link, record.sha256, record.caps,
-            json.dumps(record.xattrs) if record.xattrs else None, record.error,
+def _db_row(row: tuple[Any, ...], content: bytes | None) -> tuple[Any, ...]:
+    return (*row[:11], json.dumps(row[11]) if row[11] else None, row[12],
             zlib.compress(content) if content is not None else None)
 
 
+def _from_db(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A database row as a record row (xattrs back from JSON to sorted pairs)."""
+    if row[11] is None:
+        return row[:11] + ((),) + row[12:]
+    return row[:11] + (tuple((k, v) for k, v in json.loads(row[11])),) + row[12:]
+
+
 def _record(row: tuple[Any, ...]) -> FileRecord:
-    xattrs = tuple((k, v) for k, v in json.loads(row[11])) if row[11] else ()
-    return FileRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                      row[9], row[10], xattrs, row[12])
+    return FileRecord(*_from_db(row))
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -74,9 +77,10 @@ class BaselineWriter:
         self._rows: list[tuple[Any, ...]] = []
         self.count = 0
 
-    def add(self, record: FileRecord, content: bytes | None = None) -> None:
-        """Add one record (and the redacted content kept for diffs)."""
-        self._rows.append(_row(record, content))
+    def add(self, row: tuple[Any, ...], content: bytes | None = None) -> None:
+        """Add one record row (FileRecord.row() order) and the redacted content kept for
+        diffs."""
+        self._rows.append(_db_row(row, content))
         self.count += 1
         if len(self._rows) >= 5000:
             self._flush()
@@ -137,9 +141,14 @@ class BaselineStore:
 
     def records(self) -> Iterator[FileRecord]:
         """Every record (any order)."""
+        for row in self.rows():
+            yield FileRecord(*row)
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every record as a row tuple (FileRecord.row() order; cheaper than records)."""
         with closing(self._db.execute(f"SELECT {_COLUMNS} FROM files")) as cursor:
             for row in cursor:
-                yield _record(row)
+                yield _from_db(row)
 
     def get(self, path: str) -> FileRecord | None:
         """The record of one path, or None."""
@@ -170,5 +179,5 @@ class BaselineStore:
         with self._db:
             self._db.executemany(f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) "
                                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                 [_row(r, c) for r, c in upserts])
+                                 [_db_row(r.row(), c) for r, c in upserts])
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in deletes])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from stackwarden.agent.fim.check import Annotator, accept, check, compare
 from stackwarden.agent.fim.model import Change, ChangeKind, FileRecord, ScanNote
-from stackwarden.agent.fim.scan import PathMatcher, record_path, walk
+from stackwarden.agent.fim.scan import PathMatcher, record_raw, to_record, walk
 from stackwarden.agent.fim.store import BaselineStore
 
 DEFAULT_INTERVAL = 3600.0  # full check while inotify works
@@ -246,13 +246,13 @@ class FimWatcher:
             if self._ignored and self._ignored(path):
                 continue
             before = self.store.get(path)
-            recorded = record_path(path, options.diff_max_bytes, options.xattrs)
-            if recorded.note and recorded.record is not None:
-                self.on_notice(Notice("warning", f"{path}: {recorded.note}"))
-            after = recorded.record
+            raw = record_raw(path, options.diff_max_bytes, options.xattrs)
+            if raw[3] and raw[1] is not None:
+                self.on_notice(Notice("warning", f"{path}: {raw[3]}"))
+            after = to_record(raw[1])
             change = compare(before, after)
             if change is not None:
-                found[path] = (change, self._annotator.kept_content(recorded))
+                found[path] = (change, self._annotator.kept_content(raw))
             if _is_dir(before) != _is_dir(after) or (after is None and _is_dir(before)):
                 self._subtree(path, after, found)
         changes = [self._annotator.annotate(c, content) for c, content in
@@ -269,14 +269,14 @@ class FimWatcher:
         old = {r.path: r for r in self.store.under(path)}
         if after is not None and after.type == "dir":
             notes: list[ScanNote] = []
-            for sub in walk([path], self.store.options, notes):
-                if sub == path or (self._ignored and self._ignored(sub)):
+            for sub, regular in walk([path], self.store.options, notes):
+                if sub == path:
                     continue
-                recorded = record_path(sub, self.store.options.diff_max_bytes,
-                                       self.store.options.xattrs)
-                change = compare(old.pop(sub, None), recorded.record)
+                raw = record_raw(sub, self.store.options.diff_max_bytes,
+                                 self.store.options.xattrs, regular)
+                change = compare(old.pop(sub, None), to_record(raw[1]))
                 if change is not None:
-                    found[sub] = (change, self._annotator.kept_content(recorded))
+                    found[sub] = (change, self._annotator.kept_content(raw))
         for sub, record in old.items():
             found[sub] = (Change(sub, ChangeKind.DELETED, record, None), None)
 
