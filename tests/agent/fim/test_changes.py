@@ -176,7 +176,7 @@ def test_database_inside_the_tree_is_not_monitored(tmp_path: Path) -> None:
     db = tmp_path / "fim.db"
     Baseline.build([str(tmp_path)], db)
     Baseline.build([str(tmp_path)], db)  # the old database is in the tree while this runs
-    changes = check(str(db), update=True).changes
-    assert [c.path for c in changes] in ([], [str(tmp_path)])  # the rename moves its mtime
-    assert check(str(db)).changes == []  # the database and its journal are never reported
+    for _ in range(2):
+        # Writing the database (its journal) moves the directory's mtime, nothing else shows.
+        assert [c.path for c in check(str(db), update=True).changes] in ([], [str(tmp_path)])
     assert ChangeKind.ADDED == "added"
