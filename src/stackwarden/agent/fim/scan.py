@@ -35,6 +35,7 @@ VIRTUAL_FS = frozenset({
 VANISHED = "vanished during the scan"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _NOATIME = getattr(os, "O_NOATIME", 0)
+_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline, backslash
 
 
 class PathMatcher:
@@ -67,7 +68,7 @@ def virtual_mounts() -> frozenset[str]:
                 left, _, right = line.partition(" - ")
                 fields = left.split()
                 if len(fields) > 4 and right.split(" ", 1)[0] in VIRTUAL_FS:
-                    found.add(fields[4].encode().decode("unicode_escape"))
+                    found.add(_OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[4]))
     except OSError:
         pass
     return frozenset(found)
