@@ -10,8 +10,6 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from stackwarden.detect.secrets.detector import redact
-
 if TYPE_CHECKING:
     from stackwarden.detect.secrets.engine import Engine
 
@@ -40,6 +38,10 @@ class Redactor:
 
     def redact(self, data: bytes, path: str) -> bytes:
         """`data` with each secret replaced by its first characters and a mask."""
+        if not data.strip():
+            return data
+        from stackwarden.detect.secrets.detector import redact
+
         outcome = self._get().scan(data, path)
         if not outcome.hits:
             return data

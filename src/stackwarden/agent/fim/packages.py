@@ -13,17 +13,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from stackwarden.catalog.dpkg import INFO_DIR, STATUS, STATUS_D, parse_control
-from stackwarden.catalog.rpm.cataloger import DB_DIRS, DB_NAMES, read_records
-from stackwarden.catalog.rpm.header import (
-    TAG_NAME,
-    TAG_RELEASE,
-    TAG_VERSION,
-    Header,
-    HeaderError,
-    owned_files,
-)
 from stackwarden.core.errors import StackWardenError
+
+# The package databases are read with the catalogers' own parsers, imported when first needed
+# (a check that finds no change never loads them).
 
 TAG_FILEDIGESTS = 1035
 TAG_FILEDIGESTALGO = 5011
@@ -66,6 +59,8 @@ class PackageDigests:
         return files
 
     def _dpkg_versions(self) -> dict[str, str]:
+        from stackwarden.catalog.dpkg import STATUS, parse_control
+
         try:
             with open(self._host(STATUS), encoding="utf-8", errors="replace") as handle:
                 text = handle.read()
@@ -74,6 +69,8 @@ class PackageDigests:
         return {s.get("Package", ""): s.get("Version", "") for s in parse_control(text)}
 
     def _load_dpkg(self, files: dict[str, PackageFile]) -> None:
+        from stackwarden.catalog.dpkg import INFO_DIR, STATUS_D
+
         lists = glob.glob(glob.escape(self._host(INFO_DIR)) + "/*.md5sums")
         lists += glob.glob(glob.escape(self._host(STATUS_D)) + "/*.md5sums")
         if not lists:
@@ -92,6 +89,8 @@ class PackageDigests:
                 self.notes.append(f"{path}: cannot read: {exc.strerror}")
 
     def _load_rpm(self, files: dict[str, PackageFile]) -> None:
+        from stackwarden.catalog.rpm.cataloger import DB_DIRS, DB_NAMES
+
         for directory in DB_DIRS:
             for name in sorted(DB_NAMES):
                 path = self._host(f"{directory}/{name}")
@@ -100,6 +99,8 @@ class PackageDigests:
                     return
 
     def _read_rpmdb(self, path: str, files: dict[str, PackageFile]) -> None:
+        from stackwarden.catalog.rpm.cataloger import read_records
+
         try:
             if os.path.getsize(path) > MAX_DB_BYTES:
                 self.notes.append(f"{path}: larger than {MAX_DB_BYTES} bytes; not read")
@@ -119,6 +120,15 @@ class PackageDigests:
             self.notes.append(f"{path}: cannot read the rpm database: {exc}")
 
     def _rpm_header(self, blob: bytes, files: dict[str, PackageFile]) -> None:
+        from stackwarden.catalog.rpm.header import (
+            TAG_NAME,
+            TAG_RELEASE,
+            TAG_VERSION,
+            Header,
+            HeaderError,
+            owned_files,
+        )
+
         try:
             header = Header(blob)
             digests = header.strings(TAG_FILEDIGESTS) if header.has(TAG_FILEDIGESTS) else []

@@ -157,7 +157,8 @@ def _hash_fd(fd: int, size: int, keep: int) -> tuple[str, bytes | None]:
             if not more:
                 break
             data += more
-        return hashlib.sha256(data).hexdigest(), (data if len(data) <= keep else None)
+        return hashlib.sha256(data).hexdigest(), (data if 0 < keep and len(data) <= keep
+                                                  else None)
     digest = hashlib.sha256()
     while chunk := os.read(fd, CHUNK):
         digest.update(chunk)
