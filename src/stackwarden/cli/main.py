@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, config, db, fim, logs, malware, secrets, server
+from stackwarden.cli import (
+    audit,
+    cache,
+    config,
+    db,
+    fim,
+    inventory,
+    logs,
+    malware,
+    secrets,
+    server,
+)
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -33,6 +44,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(logs.app, name="logs")
 app.add_typer(fim.app, name="fim")
+app.add_typer(inventory.app, name="inventory")
 
 
 def main() -> None:
