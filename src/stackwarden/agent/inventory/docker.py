@@ -17,8 +17,8 @@ def docker_socket() -> str | None:
 
 
 def docker_inventory(socket_path: str, notes: list[str]
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(containers, images) from the Engine API; a failure is a note, not an error."""
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """(containers, images) from the Engine API; a failure is a note (and None)."""
     import httpx
 
     transport = httpx.HTTPTransport(uds=socket_path)
@@ -28,7 +28,7 @@ def docker_inventory(socket_path: str, notes: list[str]
             images = _get(api, "/images/json", {})
     except (httpx.HTTPError, ValueError) as exc:
         notes.append(f"containers: the Docker API at {socket_path} failed: {exc}")
-        return [], []
+        return None
     return (sorted((_container(c) for c in containers), key=lambda c: c["name"] or c["id"]),
             sorted((_image(i) for i in images), key=lambda i: i["id"]))
 

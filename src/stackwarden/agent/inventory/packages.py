@@ -47,7 +47,8 @@ def os_sbom(root: str, *, all_packages: bool = False) -> SBOM:
     if all_packages:
         with DirectoryArtifact(root, kind="rootfs", reference=f"rootfs:{root}") as artifact:
             return catalog_artifact(artifact, default_catalogers("rootfs"))
-    with FileListArtifact(root, os_package_files(root)) as artifact:
+    relative = [p.lstrip("/") for p in os_package_files(root)]  # paths inside the root
+    with FileListArtifact(root, relative) as artifact:
         return catalog_artifact(artifact, select_catalogers("rootfs", ["os"]))
 
 

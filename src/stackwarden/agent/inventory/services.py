@@ -19,8 +19,13 @@ def _host(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def _install_keys(path: str) -> set[str]:
-    keys: set[str] = set()
+def _instances(template: str, enabled: set[str]) -> set[str]:
+    prefix = template[:-len(".service")]  # "getty@"
+    return {n for n in enabled if n.startswith(prefix) and n != template}
+
+
+def _install_keys(path: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
     section = ""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -31,7 +36,7 @@ def _install_keys(path: str) -> set[str]:
                 elif section == "[Install]" and "=" in line:
                     key, _, value = line.partition("=")
                     if value.strip():
-                        keys.add(key.strip())
+                        keys[key.strip()] = value.strip()
     except OSError:
         pass
     return keys
@@ -61,16 +66,18 @@ def unit_file_states(root: str) -> dict[str, dict[str, Any]]:
                     continue
             units[name] = {"state": None, "path": f"{directory}/{name}", "_file": full}
     enabled = _enabled_names(_host(root, "/etc/systemd/system"))
-    # A template (getty@.service) is enabled through its instances (getty@tty1.service).
-    enabled |= {f"{n.split('@', 1)[0]}@.service" for n in enabled if "@" in n}
     for name, unit in units.items():
         if unit["state"] is not None:
             continue
         full = unit.pop("_file")
         keys = _install_keys(full)
-        if name in enabled:
+        instances = _instances(name, enabled) if name.endswith("@.service") else set()
+        if name in enabled or (keys.get("DefaultInstance") is not None and
+                               name.replace("@.", f"@{keys['DefaultInstance']}.") in instances):
             unit["state"] = "enabled"
-        elif keys & set(_INSTALL_KEYS):
+        elif instances:
+            unit["state"] = "indirect"  # only other instances of the template are enabled
+        elif set(keys) & set(_INSTALL_KEYS):
             unit["state"] = "disabled"
         elif "Also" in keys:
             unit["state"] = "indirect"

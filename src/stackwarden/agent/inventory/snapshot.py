@@ -103,11 +103,11 @@ def take_snapshot(root: str = "/", *, sections: Sequence[str] | None = None,
             notes.append("containers: no Docker socket (set DOCKER_HOST=unix://PATH if it "
                          "lives elsewhere)")
         else:
-            containers, images = docker_inventory(path, notes)
-            if "containers" in chosen:
-                snap.sections["containers"] = containers
-            if "images" in chosen:
-                snap.sections["images"] = images
+            found = docker_inventory(path, notes)
+            if found is not None:
+                for name, items in zip(("containers", "images"), found, strict=True):
+                    if name in chosen:
+                        snap.sections[name] = items
     return snap
 
 
