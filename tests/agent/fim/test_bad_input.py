@@ -139,7 +139,7 @@ def test_sockets_fifos_and_devices_are_recorded_not_opened(tmp_path: Path) -> No
     kinds = {"fifo": "fifo", "sock": "socket"}
     if os.geteuid() == 0:
         os.mknod(root / "null", stat.S_IFCHR | 0o600, os.makedev(1, 3))
-        kinds["null"] = "char"
+        kinds["null"] = "char-device"
     try:
         Baseline.build([str(root)], tmp_path / "fim.db")  # a fifo opened for reading would hang
         with BaselineStore(tmp_path / "fim.db") as store:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from stackwarden.agent.fim.store import BaselineStore
+from tests.helpers.cli import run_cli
 from tests.helpers.fimtree import OLD_TIME
-
-CLI = [sys.executable, "-m", "stackwarden", "fim"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL)
+    return run_cli("fim", *args)
 
 
 def test_baseline_then_check_json(tmp_path: Path) -> None:

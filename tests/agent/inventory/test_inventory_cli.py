@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "stackwarden", "inventory"]
+from tests.helpers.cli import run_cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL)
+    return run_cli("inventory", *args)
 
 
 def test_snapshot_and_diff(tmp_path: Path) -> None:

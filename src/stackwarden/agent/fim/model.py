@@ -5,12 +5,12 @@ from __future__ import annotations
 import grp
 import hashlib
 import pwd
-import stat
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
+from stackwarden.artifact.directory import entry_type
 from stackwarden.core.errors import StackWardenError
 
 SCHEMA_VERSION = "1.0"
@@ -43,7 +43,7 @@ class FileRecord:
     """One path's attributes at one moment, as the baseline stores them."""
 
     path: str
-    type: str  # file, dir, symlink, fifo, socket, char, block
+    type: str  # file, dir, symlink, fifo, socket, char-device, block-device, other
     size: int
     mode: int  # permission bits with setuid/setgid/sticky
     uid: int
@@ -100,22 +100,9 @@ def group_name(gid: int) -> str | None:
 
 
 def file_type(mode: int) -> str:
-    """The record's `type` for an st_mode."""
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "char"
-    if stat.S_ISBLK(mode):
-        return "block"
-    return "unknown"
+    """The record's `type` for an st_mode: the artifact layer's names (file, dir, symlink,
+    char-device, block-device, fifo, socket, other)."""
+    return entry_type(mode).value
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,11 +117,12 @@ def kernel_modules(proc_modules: str = "/proc/modules") -> list[dict[str, Any]]:
             items.append({"name": name, "size": int(fields[1]) if fields[1].isdigit() else None,
                           "refcount": int(fields[2]) if fields[2].isdigit() else None,
                           "used_by": used_by, "state": fields[4],
-                          "srcversion": _read_first_line(f"/sys/module/{name}/srcversion")})
+                          "srcversion": first_line(f"/sys/module/{name}/srcversion")})
     return sorted(items, key=lambda i: i["name"])
 
 
-def _read_first_line(path: str) -> str | None:
+def first_line(path: str) -> str | None:
+    """The first line of a small file, stripped (None when unreadable or empty)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.readline().strip() or None

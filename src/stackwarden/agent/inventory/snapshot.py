@@ -24,21 +24,13 @@ from stackwarden.core.errors import StackWardenError, UsageError
 
 def _host_info(root: str, is_live: bool) -> dict[str, Any]:
     if not is_live:
-        return {"hostname": _first_line(os.path.join(root, "etc/hostname"))}
+        return {"hostname": live.first_line(os.path.join(root, "etc/hostname"))}
     import psutil
 
     return {"hostname": socket.gethostname(), "kernel": platform.release(),
             "arch": platform.machine(),
             "boot_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(psutil.boot_time())),
             "cpus": os.cpu_count(), "memory_bytes": psutil.virtual_memory().total}
-
-
-def _first_line(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.readline().strip() or None
-    except OSError:
-        return None
 
 
 def choose_sections(wanted: Sequence[str] | None) -> tuple[str, ...]:
