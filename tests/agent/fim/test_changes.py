@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwarden.agent.fim import Baseline, ChangeKind, FimOptions, check
+from stackwarden.agent.fim import Baseline, ChangeKind, FimOptions, check, scan
 from stackwarden.agent.fim.attrs import decode_capabilities
 from tests.agent.fim.conftest import user_xattrs_supported
 from tests.helpers.env import unavailable
@@ -21,10 +21,15 @@ def reported(db: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 @pytest.mark.usefixtures("as_root")
-@pytest.mark.parametrize("pool", ["serial", "process"])
-def test_generated_changes_all_reported(tree: Path, tmp_path: Path, pool: str) -> None:
+@pytest.mark.parametrize("pool", ["serial", "thread", "process", "process-threaded"])
+def test_generated_changes_all_reported(tree: Path, tmp_path: Path, pool: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     if not user_xattrs_supported(tmp_path):
         unavailable("the test filesystem does not take user.* xattrs")
+    monkeypatch.setattr(scan, "SMALL_POOL_FILES", 50)  # use the pool even on a small tree
+    if pool == "process-threaded":  # as when other threads run: workers from a fork server
+        pool = "process"
+        monkeypatch.setattr(scan, "_fork_safe", lambda: False)
     db = tmp_path / "fim.db"
     options = FimOptions(workers=2)
     Baseline.build([str(tree)], db, options, pool=pool)

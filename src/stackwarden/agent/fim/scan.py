@@ -281,12 +281,17 @@ def _executor(workers: int, kind: str) -> Executor:
     if kind == "thread":
         return ThreadPoolExecutor(workers)
     import multiprocessing
+
+    method = "fork" if _fork_safe() else "forkserver"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
+def _fork_safe() -> bool:
+    """fork is cheapest, but forking a process that runs other threads can copy a held lock
+    into the child: then workers start clean from a fork server."""
     import threading
 
-    # fork is cheapest, but forking a process that runs other threads can copy a held lock
-    # into the child: then workers start clean from a fork server.
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    return threading.active_count() == 1
 
 
 def record_tree(roots: Iterable[str], options: FimOptions, notes: list[ScanNote], *,
