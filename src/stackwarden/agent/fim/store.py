@@ -24,12 +24,15 @@ from stackwarden.agent.fim.model import SCHEMA_VERSION, FileRecord, FimError, Fi
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
-    path TEXT PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
+    path TEXT NOT NULL, type TEXT NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
     uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL, link TEXT, sha256 TEXT, caps TEXT, xattrs TEXT, error TEXT,
     content BLOB
-) WITHOUT ROWID;
+);
 """
+# Rows arrive in walk order; indexing them once at the end (one sort) is several times faster
+# than keeping a path-keyed B-tree in order through 100,000 random inserts.
+_INDEX = "CREATE UNIQUE INDEX files_path ON files (path)"
 _COLUMNS = "path, type, size, mode, uid, gid, mtime_ns, inode, link, sha256, caps, xattrs, error"
 
 
@@ -86,13 +89,14 @@ class BaselineWriter:
             self._flush()
 
     def _flush(self) -> None:
-        self._db.executemany(f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) "
+        self._db.executemany(f"INSERT INTO files ({_COLUMNS}, content) "
                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", self._rows)
         self._rows.clear()
 
     def commit(self) -> None:
         """Finish the database and move it into place (replacing the old baseline)."""
         self._flush()
+        self._db.execute(_INDEX)
         self._db.commit()
         self._db.close()
         with open(self._tmp, "rb") as handle:
