@@ -1,10 +1,11 @@
 """Walk the monitored paths once and record every entry: stat, SHA-256, xattrs, capabilities.
 
 The walk runs in the calling thread (it only lists directories); recording (lstat, open,
-hash, xattrs) runs in worker processes, in batches. On the 2-core machine the benchmark runs
-on, two processes record a 100,000-file tree about 1.7 times as fast as one thread and 1.4
-times as fast as four threads (hashing small files is mostly Python overhead that holds the
-GIL); see docs/performance.md.
+hash, xattrs) runs in worker processes, in batches of plain tuples. On the 2-core machine the
+benchmark runs on, two processes recorded a 100,000-file tree in 3.3 s against 5.1 s for one
+thread and 4.8 s for four threads: hashing small files is mostly Python work that holds the
+GIL, so threads do not pay (docs/performance.md). Trees under SMALL_POOL_FILES paths are
+recorded in the calling process, where starting a pool costs more than it saves.
 """
 
 from __future__ import annotations
