@@ -107,8 +107,10 @@ def compare(args: argparse.Namespace, work: Path, tree: Path) -> None:
             timed([*PY, "baseline", str(tree), "--db", str(db), "--diff-max-bytes", "0"]))
     for config in configs.values():
         (config.parent / "aide.db.new").replace(config.parent / "aide.db")
-    applied = apply_changes(tree, args.changes, seed=7)
-    print(f"applied {len(applied)} changes (parents included)")
+    # A kept tree may hold the previous run's changes: a new seed keeps every change real.
+    seed = len(list(tree.rglob("new-*"))) + 7
+    applied = apply_changes(tree, args.changes, seed=seed)
+    print(f"applied {len(applied)} changes (parents included; seed {seed})")
     warm(tree)
     for _ in range(args.runs):
         for workers, config in configs.items():
