@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stackwarden.cli import (
+    admission,
     audit,
     cache,
     config,
@@ -13,6 +14,7 @@ from stackwarden.cli import (
     inventory,
     logs,
     malware,
+    registry,
     secrets,
     server,
 )
@@ -43,6 +45,8 @@ app.command("worker")(server.worker)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(logs.app, name="logs")
+app.add_typer(admission.app, name="admission")
+app.add_typer(registry.app, name="registry")
 app.add_typer(fim.app, name="fim")
 app.add_typer(inventory.app, name="inventory")
 

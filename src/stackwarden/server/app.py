@@ -17,7 +17,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import assets, audit, auth, findings, jobs, scans, users
+from stackwarden.server.api import (
+    admission,
+    assets,
+    audit,
+    auth,
+    findings,
+    jobs,
+    registries,
+    scans,
+    users,
+)
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -47,9 +57,17 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
             context.runner = make_runner(context)
             if isinstance(context.runner, InProcessRunner):
                 context.runner.resume()
+        watcher = None
+        if start_runner and context.settings.registry_watch:
+            from stackwarden.server.registry_scheduler import WatchScheduler
+
+            watcher = WatchScheduler(context)
+            watcher.start()
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.stop()
             if own_ctx:
                 context.close()
             elif start_runner and context.runner is not None:
@@ -64,7 +82,7 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission, registries):
         app.include_router(module.router, prefix=API)
     _install_errors(app)
     _install_operational(app, ctx, metrics)

@@ -225,3 +225,16 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     peaks: Mapped[str] = mapped_column(Text, default="")  # Merkle peaks, hex, comma-separated
+
+
+# --- registry monitoring (server/registry_watch.py) ------------------------------------------
+from stackwarden.server.db.registry_models import (  # noqa: E402,F401  (registers the tables)
+    GoldenDiff,
+    GoldenRule,
+    RegistryAlert,
+    RegistryNotification,
+    WatchedImage,
+    WatchedRegistry,
+    WatchedTag,
+    WatchState,
+)
