@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -98,14 +99,19 @@ def check_output_paths(paths: list[Path | None]) -> None:
 def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     """Write several reports: every file is staged (written and synced beside its target) first,
     then all are renamed into place, then stdout is written. If any file cannot be staged, no
-    report is written; a target name never holds a partial report."""
+    report is written; a target name never holds a partial report. A target that exists and
+    is not a regular file (`/dev/null`, a fifo) is written to in place, never replaced."""
     staged: list[tuple[str, Path]] = []
+    special: list[tuple[bytes, Path]] = []
     try:
         for data, path in outputs:
             if path is not None and str(path) != "-":
                 if path.is_dir():
                     raise ReportError("cannot write the report: it is a directory",
                                       source=str(path))
+                if _is_special(path):
+                    special.append((data, path))
+                    continue
                 staged.append((_stage(data, path), path))
         for tmp, path in staged:
             try:
@@ -116,10 +122,26 @@ def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     finally:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+    for data, path in special:
+        try:
+            with path.open("wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise ReportError(f"cannot write the report: {exc.strerror or exc}",
+                              source=str(path)) from exc
     for data, path in outputs:
         if path is None or str(path) == "-":
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
+
+
+def _is_special(path: Path) -> bool:
+    """An existing target that is not a regular file: renaming over it would destroy it (as
+    root, `-o /dev/null` would replace the device with a file)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 @contextmanager
