@@ -78,3 +78,37 @@ def diff(
         stderr.print(f"note: {line}", markup=False, highlight=False)
     if result["sections"] and not exit_zero:
         raise typer.Exit(EXIT_GATE)
+
+
+@app.command("vulns")
+@handle_errors
+def vulns(
+    root: Annotated[str, typer.Option("--root", help="Root filesystem (/ is this host).")] = "/",
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="Vulnerability database (default: the one `stackwarden db update` "
+        "keeps; $STACKWARDEN_DB).")] = None,
+    all_packages: Annotated[bool, typer.Option(
+        "--all-packages", help="Every ecosystem from a walk of the whole root, not only the "
+        "OS packages.")] = False,
+    ignore_unfixed: Annotated[bool, typer.Option(
+        "--ignore-unfixed", help="Leave out vulnerabilities without a fixed version.")] = False,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table or json.")
+                             ] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+) -> None:
+    """The host's vulnerabilities: its packages matched with the same matcher and database as
+    images (for a full report with secrets and misconfigurations: `stackwarden scan rootfs:/`).
+    """
+    from stackwarden.agent.inventory.vulns import (
+        host_vulnerabilities,
+        vulnerabilities_dict,
+        vulnerabilities_table,
+    )
+
+    if output_format not in ("json", "table"):
+        raise UsageError(f"--format must be json or table, not {output_format!r}")
+    result = host_vulnerabilities(root, db, all_packages=all_packages,
+                                  ignore_unfixed=ignore_unfixed)
+    rendered = (json.dumps(vulnerabilities_dict(result, root), indent=2).encode() + b"\n"
+                if output_format == "json" else vulnerabilities_table(result))
+    write_output(rendered, output)
