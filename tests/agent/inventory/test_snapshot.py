@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from stackwarden.agent.inventory import Snapshot, diff_snapshots, take_snapshot
-from stackwarden.agent.inventory.collector import InventoryCollector
+from stackwarden.agent.collectors import collector_class, parse_settings
+from stackwarden.agent.interface import CollectorContext, CollectorError
 from tests.helpers.env import unavailable
 
 
@@ -176,16 +177,24 @@ def test_collector_ships_snapshot_then_differences(tmp_path: Path) -> None:
     (root / "etc").mkdir(parents=True)
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "etc/group").write_text("root:x:0:\n")
-    collector = InventoryCollector(str(tmp_path / "state.json"), str(root),
-                                   sections=["users", "groups"])
+    state = tmp_path / "state"
+    state.mkdir()
+    settings = parse_settings("inventory", {"root": str(root), "sections": ["users", "groups"]})
+    collector = collector_class("inventory")(CollectorContext(settings, state, agent_id="a1"))
     first = collector.collect()
-    assert [e["type"] for e in first] == ["inventory.snapshot"]
-    assert collector.collect() == []  # nothing changed
+    assert [e.kind for e in first.events] == ["inventory.snapshot"]
+    assert collector.collect().events[0].id == first.events[0].id  # not committed: the same
+    collector.commit(first)
+    assert not collector.collect().events  # nothing changed
     with (root / "etc/passwd").open("a") as handle:
         handle.write("mallory:x:0:0::/tmp:/bin/sh\n")
-    events = collector.collect()
-    assert [e["type"] for e in events] == ["inventory.diff"]
-    added = events[0]["data"]["sections"]["users"]["added"]
+    changed = collector.collect()
+    assert [e.kind for e in changed.events] == ["inventory.snapshot", "inventory.diff"]
+    added = changed.events[1].data["sections"]["users"]["added"]
     assert [(u["name"], u["uid"]) for u in added] == [("mallory", 0)]
-    json.dumps(events)  # JSON-able
-    assert os.stat(tmp_path / "state.json").st_mode & 0o777 == 0o600
+    json.dumps([e.data for e in changed.events])  # JSON-ready
+    collector.commit(changed)
+    assert os.stat(state / "last.json").st_mode & 0o777 == 0o600
+    with pytest.raises(CollectorError, match="unknown section"):
+        parse_settings("inventory", {"sections": ["nope"]})
+
