@@ -225,3 +225,7 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     peaks: Mapped[str] = mapped_column(Text, default="")  # Merkle peaks, hex, comma-separated
+
+
+# The dashboard's tables (risk triage, compliance, notifications) live in their own module.
+from stackwarden.server.db import models_dashboard as _models_dashboard  # noqa: E402,F401
