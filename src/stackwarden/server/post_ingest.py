@@ -28,8 +28,9 @@ GOLDEN_MIN_RANK = Severity.MEDIUM.rank
 
 def after_ingest(session: Session, scan: Scan, asset: Asset, parsed: Submission) -> None:
     """Scores, gate and notifications for one ingested scan."""
-    ids = dict(session.execute(select(FindingRow.fingerprint, FindingRow.id).where(
-        FindingRow.asset_id == asset.id, FindingRow.last_scan_id == scan.id)).tuples())
+    ids = {fp: fid for fp, fid in session.execute(select(
+        FindingRow.fingerprint, FindingRow.id).where(FindingRow.asset_id == asset.id,
+                                                     FindingRow.last_scan_id == scan.id))}
     _store_scores(session, ids, parsed.raw_findings)
     gate = (parsed.report.model_extra or {}).get("gate")
     if isinstance(gate, dict) and isinstance(gate.get("passed"), bool):
