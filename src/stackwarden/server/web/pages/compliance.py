@@ -1,0 +1,1 @@
+"""Compliance (filled in below)."""
