@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, config, db, logs, malware, secrets, server
+from stackwarden.cli import audit, cache, compliance, config, db, logs, malware, secrets, server
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -32,6 +32,7 @@ app.command("worker")(server.worker)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(logs.app, name="logs")
+app.add_typer(compliance.app, name="compliance")
 
 
 def main() -> None:
