@@ -78,7 +78,7 @@ def overview(session: Session, who: Principal, days: int = 30) -> Overview:
     active = (FindingRow.state.in_(ACTIVE), _live_untriaged(now))
     counts = dict(session.execute(scoped(select(FindingRow.severity, func.count())
                                          .where(*active).group_by(FindingRow.severity),
-                                         session, who)).tuples().all())
+                                         session, who)).all())
     kev = session.execute(scoped(select(func.count()).where(*active, FindingRow.kev.is_(True)),
                                  session, who)).scalar() or 0
     sla = sla_days(session)
@@ -110,7 +110,7 @@ def overview(session: Session, who: Principal, days: int = 30) -> Overview:
 
         gate_query = gate_query.join(Scan, Scan.id == ScanGate.scan_id).where(
             Scan.asset_id.in_(ids))
-    gates = dict(session.execute(gate_query.group_by(ScanGate.passed)).tuples().all())
+    gates = dict(session.execute(gate_query.group_by(ScanGate.passed)).all())
     return Overview(counts, kev, n_breach, labels, trend, top_assets, breached,
                     sum(gates.values()), gates.get(True, 0))
 

@@ -207,7 +207,7 @@ def _save_team(page: Page, form: Form, team_id: int | None) -> dict[str, str]:
         errors["patterns"] = problem
     with page.ctx.db.transaction() as session:
         ids = dict(session.execute(select(User.username, User.id).where(
-            User.username.in_(form.getlist("members") or [""]))).tuples().all())
+            User.username.in_(form.getlist("members") or [""]))).all())
         unknown = sorted(set(form.getlist("members")) - set(ids))
         if unknown:
             errors["members"] = f"no user named {unknown[0]!r}"
