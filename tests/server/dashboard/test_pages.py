@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from tests.server.conftest import ADMIN_PASSWORD, Server
 from tests.server.helpers import finding, report
-from tests.server.web.conftest import (
+from tests.server.dashboard.conftest import (
     browser_client,
     csrf_of,
     make_user,

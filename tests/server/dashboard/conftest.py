@@ -23,7 +23,7 @@ def dash(sqlite_template: Path, tmp_path: Path) -> Iterator[Server]:
     target = tmp_path / "server.db"
     shutil.copy(sqlite_template, target)
     yield from make_server(f"sqlite:///{target}", tmp_path, checkpoint_every=5,
-                           notify_retry_seconds=0.05)
+                           notify_retry_seconds=0.05, notify_poll_seconds=0.2)
 
 
 def csrf_of(html: str) -> str:
