@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from stackwarden.core.findings import Severity
@@ -197,8 +197,11 @@ def no_open_findings(c: Checker, p: dict[str, Any]) -> Evidence:
         select(FindingRow.vuln_id, Asset.name, FindingRow.data, FindingRow.first_seen)
         .join(Asset, Asset.id == FindingRow.asset_id).where(*conditions, untriaged)
         .order_by(FindingRow.severity_rank.desc(), FindingRow.first_seen).limit(2000)).all())
+    # (not `~untriaged`: NOT over a NULL expiry is NULL in SQL, which would count nothing)
+    triaged = and_(FindingRow.triage != "", or_(FindingRow.triage_expires.is_(None),
+                                                 FindingRow.triage_expires > c.now))
     handled = c.session.execute(select(func.count()).select_from(FindingRow).where(
-        *conditions, ~untriaged)).scalar() or 0
+        *conditions, triaged)).scalar() or 0
     age = f" older than {p['older_than_days']} days" if p.get("older_than_days") else ""
     what = " ".join(words) + " findings" if words else "findings"
     note = (f"; {handled} more are ignored or risk-accepted with a recorded reason"
