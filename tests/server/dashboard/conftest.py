@@ -16,14 +16,23 @@ from tests.server.conftest import ADMIN_PASSWORD, Server, make_server
 BASE = "https://testserver"
 
 
+SETTINGS = {"checkpoint_every": 5, "notify_retry_seconds": 0.05, "notify_poll_seconds": 0.2}
+
+
 @pytest.fixture()
-def dash(sqlite_template: Path, tmp_path: Path) -> Iterator[Server]:
+def dash(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A server on SQLite and on PostgreSQL (the pages' SQL must work on both)."""
+    yield from make_server(database_url, tmp_path, **SETTINGS)
+
+
+@pytest.fixture()
+def dash_lite(sqlite_template: Path, tmp_path: Path) -> Iterator[Server]:
+    """A server on SQLite only (tests about channels, not SQL)."""
     import shutil
 
     target = tmp_path / "server.db"
     shutil.copy(sqlite_template, target)
-    yield from make_server(f"sqlite:///{target}", tmp_path, checkpoint_every=5,
-                           notify_retry_seconds=0.05, notify_poll_seconds=0.2)
+    yield from make_server(f"sqlite:///{target}", tmp_path, **SETTINGS)
 
 
 def csrf_of(html: str) -> str:

@@ -46,12 +46,12 @@ def deliveries(server: Server) -> list[Any]:
                                     .order_by(NotificationDelivery.id)).scalars())
 
 
-def test_webhook_one_signed_message_for_500_findings(dash: Server) -> None:
+def test_webhook_one_signed_message_for_500_findings(dash_lite: Server) -> None:
     with http_receiver() as (url, got):
-        add_channel(dash, "webhook", ["new_critical_finding"], url=url, secret=SECRET)
+        add_channel(dash_lite, "webhook", ["new_critical_finding"], url=url, secret=SECRET)
         findings = [finding(f"fp{i:03}", vuln=f"CVE-2025-{i:04}", severity="critical")
                     for i in range(500)]
-        r = dash.post("/api/v1/scans", json=report(findings))
+        r = dash_lite.post("/api/v1/scans", json=report(findings))
         assert r.status_code == 201
         headers, body = got.wait(1)[0]
         time.sleep(0.5)
@@ -65,18 +65,18 @@ def test_webhook_one_signed_message_for_500_findings(dash: Server) -> None:
     assert headers["X-StackWarden-Signature"] == f"sha256={expected}"
     assert headers["X-StackWarden-Event"] == "new_critical_finding"
     # a second scan of the same image with the same findings: nothing new, nothing sent
-    assert dash.post("/api/v1/scans", json=report(findings)).status_code == 201
-    assert len(deliveries(dash)) == 1
-    (sent,) = deliveries(dash)
+    assert dash_lite.post("/api/v1/scans", json=report(findings)).status_code == 201
+    assert len(deliveries(dash_lite)) == 1
+    (sent,) = deliveries(dash_lite)
     assert sent.state == "sent" and sent.attempts == 1
 
 
-def test_slack_payload_and_gate_failure(dash: Server) -> None:
+def test_slack_payload_and_gate_failure(dash_lite: Server) -> None:
     with http_receiver() as (url, got):
-        add_channel(dash, "slack", ["gate_failure"], url=url)
+        add_channel(dash_lite, "slack", ["gate_failure"], url=url)
         doc = report([finding("a", severity="high", package="<b>lib</b>")], gate={
             "passed": False, "failed": [{"rule": "fail-on-high", "message": "1 finding <&>"}]})
-        assert dash.post("/api/v1/scans", json=doc).status_code == 201
+        assert dash_lite.post("/api/v1/scans", json=doc).status_code == 201
         _, body = got.wait(1)[0]
     slack = json.loads(body)
     assert slack["text"].startswith("Gate failed: registry.example/app")
@@ -84,13 +84,13 @@ def test_slack_payload_and_gate_failure(dash: Server) -> None:
     assert "fail-on-high: 1 finding &lt;&amp;&gt;" in json.dumps(slack["blocks"])
 
 
-def test_email_through_a_real_smtp_server(dash: Server) -> None:
+def test_email_through_a_real_smtp_server(dash_lite: Server) -> None:
     with smtp_receiver() as (port, got):
-        add_channel(dash, "email", ["new_critical_finding"], host="127.0.0.1",
+        add_channel(dash_lite, "email", ["new_critical_finding"], host="127.0.0.1",
                     port=str(port), sender="stackwarden@example.com",
                     recipients="sec@example.com\nops@example.com")
         doc = report([finding("a", severity="critical", kev=True)])
-        assert dash.post("/api/v1/scans", json=doc).status_code == 201
+        assert dash_lite.post("/api/v1/scans", json=doc).status_code == 201
         envelope = got.wait(1)[0]
     assert sorted(envelope.rcpt_tos) == ["ops@example.com", "sec@example.com"]
     mail = message_from_bytes(envelope.content)
@@ -100,11 +100,11 @@ def test_email_through_a_real_smtp_server(dash: Server) -> None:
 
 
 @pytest.mark.parametrize(("protocol", "fmt"), [("udp", "json"), ("tcp", "cef")])
-def test_syslog_rfc5424(dash: Server, protocol: str, fmt: str) -> None:
+def test_syslog_rfc5424(dash_lite: Server, protocol: str, fmt: str) -> None:
     with syslog_receiver(protocol) as (port, got):
-        add_channel(dash, "syslog", ["new_critical_finding"], host="127.0.0.1", port=str(port),
+        add_channel(dash_lite, "syslog", ["new_critical_finding"], host="127.0.0.1", port=str(port),
                     protocol=protocol, format=fmt, facility="local3")
-        assert dash.post("/api/v1/scans", json=report(
+        assert dash_lite.post("/api/v1/scans", json=report(
             [finding("a", severity="critical")])).status_code == 201
         line = got.wait(1)[0]
     parsed = RFC5424.match(line)
@@ -121,55 +121,55 @@ def test_syslog_rfc5424(dash: Server, protocol: str, fmt: str) -> None:
         assert "cnt=1 " in header[7] and "cs1Label=items" in header[7]
 
 
-def test_dead_channel_never_blocks_ingestion_and_every_attempt_is_kept(dash: Server) -> None:
+def test_dead_channel_never_blocks_ingestion_and_every_attempt_is_kept(dash_lite: Server) -> None:
     from stackwarden.server.db.models_dashboard import DeliveryAttempt
 
-    add_channel(dash, "webhook", ["new_critical_finding"],
+    add_channel(dash_lite, "webhook", ["new_critical_finding"],
                 url=f"http://127.0.0.1:{free_port()}/nobody-listens")
     started = time.monotonic()
-    r = dash.post("/api/v1/scans", json=report([finding("a", severity="critical")]))
+    r = dash_lite.post("/api/v1/scans", json=report([finding("a", severity="critical")]))
     assert r.status_code == 201 and time.monotonic() - started < 5
     for _ in range(200):  # retries with back-off until it gives up (6 attempts)
-        (delivery,) = deliveries(dash)
+        (delivery,) = deliveries(dash_lite)
         if delivery.state == "failed":
             break
         time.sleep(0.1)
     assert delivery.state == "failed" and delivery.attempts == 6
     assert "cannot reach 127.0.0.1" in delivery.last_error
-    with dash.ctx.db.session() as session:
+    with dash_lite.ctx.db.session() as session:
         attempts = list(session.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.id))
                         .scalars())
     assert len(attempts) == 6 and not any(a.ok for a in attempts)
     gaps = [(b.at - a.at).total_seconds() for a, b in zip(attempts, attempts[1:])]
     assert gaps[-1] > gaps[0]  # back-off grows
-    page = sign_in(dash).get("/settings/channels/1").text
+    page = sign_in(dash_lite).get("/settings/channels/1").text
     assert page.count("cannot reach 127.0.0.1") >= 6  # every attempt is visible
 
 
-def test_backoff_and_grouping_merge(dash: Server) -> None:
+def test_backoff_and_grouping_merge(dash_lite: Server) -> None:
     from stackwarden.server.notify import backoff, notify
     from stackwarden.server.settings import ServerSettings
 
     defaults = ServerSettings()
     assert [backoff(defaults, n) for n in (1, 2, 3, 4)] == [30, 120, 480, 1920]
     assert backoff(defaults, 20) == 6 * 3600
-    add_channel(dash, "webhook", ["agent_silent"], url="http://127.0.0.1:9/x")
-    dash.ctx.settings.notify_poll_seconds = 3600  # keep the dispatcher out of this
-    with dash.ctx.db.transaction() as session:
+    add_channel(dash_lite, "webhook", ["agent_silent"], url="http://127.0.0.1:9/x")
+    dash_lite.ctx.settings.notify_poll_seconds = 3600  # keep the dispatcher out of this
+    with dash_lite.ctx.db.transaction() as session:
         for host in ("web-1", "web-2", "db-1"):
             notify(session, "agent_silent", {"title": "agents silent",
                                              "items": [{"text": host}]}, group_key="agents")
-    (delivery,) = deliveries(dash)
+    (delivery,) = deliveries(dash_lite)
     payload = json.loads(delivery.payload)
     assert payload["count"] == 3 and [i["text"] for i in payload["items"]] == [
         "web-1", "web-2", "db-1"]
     with pytest.raises(ValueError, match="unknown notification event"):
-        with dash.ctx.db.transaction() as session:
+        with dash_lite.ctx.db.transaction() as session:
             notify(session, "no_such_event", {})
 
 
-def test_channel_form_validates_and_hides_secrets(dash: Server) -> None:
-    client = sign_in(dash)
+def test_channel_form_validates_and_hides_secrets(dash_lite: Server) -> None:
+    client = sign_in(dash_lite)
     r = post_form(client, "/settings/channels", "/settings/channels",
                   {"name": "", "kind": "webhook", "url": "ftp://x", "secret": "short"})
     assert r.status_code == 422
@@ -184,24 +184,24 @@ def test_channel_form_validates_and_hides_secrets(dash: Server) -> None:
     for msg in ("required: the SMTP server", "a port number", "an address such as",
                 "not an address: not an address"):
         assert msg in r.text, msg
-    add_channel(dash, "webhook", ["gate_failure"], url="https://hooks.example/x", secret=SECRET)
+    add_channel(dash_lite, "webhook", ["gate_failure"], url="https://hooks.example/x", secret=SECRET)
     assert SECRET not in client.get("/settings/channels/1").text
     assert "(set)" in client.get("/settings/channels/1").text
 
 
-def test_audit_verification_failure_notifies(dash: Server) -> None:
+def test_audit_verification_failure_notifies(dash_lite: Server) -> None:
     from sqlalchemy import text
 
     from stackwarden.server.web.pages.audit import record_verification
 
     with http_receiver() as (url, got):
-        add_channel(dash, "webhook", ["audit_verification_failure"], url=url)
-        with dash.ctx.db.engine.begin() as conn:  # tamper the way an attacker with SQL would
+        add_channel(dash_lite, "webhook", ["audit_verification_failure"], url=url)
+        with dash_lite.ctx.db.engine.begin() as conn:  # tamper the way an attacker with SQL would
             conn.execute(text("DROP TRIGGER audit_entries_no_update"))
             conn.execute(text("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 1"))
-        summary = record_verification(dash.ctx, "admin")
+        summary = record_verification(dash_lite.ctx, "admin")
         assert summary["ok"] is False and summary["first_bad_seq"] == 1
         doc = json.loads(got.wait(1)[0][1])
     assert doc["event"] == "audit_verification_failure" and doc["severity"] == "critical"
-    page = sign_in(dash).get("/audit").text
+    page = sign_in(dash_lite).get("/audit").text
     assert "Verification FAILED" in page

@@ -71,7 +71,7 @@ def stacked_area(title: str, labels: list[str], series: dict[str, list[int]],
 def percent_line(title: str, labels: list[str], values: list[float],
                  width: int = 420, height: int = 140) -> Markup:
     """A 0-100 % line over time (compliance trend, gate pass rate)."""
-    left, bottom, top, right = 36, 22, 8, 10
+    left, bottom, top, right = 36, 22, 8, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(values)
 
