@@ -80,6 +80,13 @@ def notify(session: Session, event: str, payload: dict[str, Any], *, group_key: 
     return queued
 
 
+def notify_now(ctx: Any, event: str, payload: dict[str, Any], *, group_key: str = "") -> int:
+    """`notify` in a transaction of its own (for callers that hold no session, e.g. a
+    watcher noticing that an agent went silent)."""
+    with ctx.db.transaction() as session:
+        return notify(session, event, payload, group_key=group_key)
+
+
 def _merge(session: Session, channel_id: int, event: str, group_key: str,
            body: dict[str, Any]) -> bool:
     pending = session.execute(

@@ -101,18 +101,26 @@ def _label(label: str) -> ColumnElement[Any]:
                                                     AssetLabel.label == label))
 
 
-def priority_sql() -> ColumnElement[Any]:
+def priority_sql(*, exposure: bool = True) -> ColumnElement[Any]:
     """The same formula as `priority`, as a SQL expression over findings (outer-joined to
-    finding_scores)."""
+    finding_scores). `exposure=False` leaves out the asset's labels and the cap (for sums
+    per asset, where the labels add the same points to every finding: `label_points`)."""
     nominal = case(*((FindingRow.severity == name, literal(value))
                      for name, value in NOMINAL.items()), else_=literal(5.0))
     total = (WEIGHTS["cvss"] * func.coalesce(FindingScore.cvss, nominal)
              + case((FindingRow.kev.is_(True), WEIGHTS["kev"]), else_=0.0)
              + WEIGHTS["epss"] * func.coalesce(FindingRow.epss, 0.0)
-             + case((FindingRow.fix_available.is_(True), WEIGHTS["fix"]), else_=0.0)
-             + case((_label(INTERNET_FACING), WEIGHTS[INTERNET_FACING]), else_=0.0)
+             + case((FindingRow.fix_available.is_(True), WEIGHTS["fix"]), else_=0.0))
+    if not exposure:
+        return total
+    total = (total + case((_label(INTERNET_FACING), WEIGHTS[INTERNET_FACING]), else_=0.0)
              + case((_label(MONITORED_HOST), WEIGHTS[MONITORED_HOST]), else_=0.0))
     return case((total > 100.0, 100.0), else_=total)
+
+
+def label_points(labels: frozenset[str] | set[str]) -> float:
+    """What an asset's labels add to each of its findings' priority."""
+    return sum(WEIGHTS[label] for label in (INTERNET_FACING, MONITORED_HOST) if label in labels)
 
 
 # --- SLA ---------------------------------------------------------------------------------

@@ -7,21 +7,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from stackwarden.server.web.core import HERE, LoginRequired, login_redirect, router
-from stackwarden.server.web.pages import (  # noqa: F401  (each module adds its routes)
-    assets,
-    audit,
-    compliance,
-    findings,
-    overview,
-    session,
-    settings,
-)
 
 STATIC = HERE / "static"
 
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's pages, its static files and the login redirect to `app`."""
+    # Each page module adds its routes to `router` and its link to the navigation when
+    # imported. A new page: one module here, one template (docs/dashboard.md).
+    from stackwarden.server.web.pages import (  # noqa: F401
+        assets,
+        audit,
+        compliance,
+        findings,
+        overview,
+        session,
+        settings,
+    )
+
     app.include_router(router)
 
     @app.get("/static/{name}", include_in_schema=False)

@@ -24,6 +24,7 @@ from stackwarden.server.risk import (
     Priority,
     breach_condition,
     due_date,
+    label_points,
     priority_sql,
     row_priority,
     sla_days,
@@ -86,16 +87,25 @@ def overview(session: Session, who: Principal, days: int = 30) -> Overview:
     n_breach = session.execute(scoped(select(func.count()).select_from(FindingRow)
                                       .where(breach), session, who)).scalar() or 0
     labels, trend = _trend(session, who, now, days)
-    prio = priority_sql()
-    top = session.execute(scoped(
-        select(Asset.id, Asset.name, Asset.kind, func.sum(prio), func.count(),
-               func.max(prio))
-        .select_from(FindingRow).join(Asset, Asset.id == FindingRow.asset_id)
+    # Labels add the same points to every finding of an asset: sum the rest in SQL (no
+    # per-row subquery), add the labels' share per asset here.
+    base = priority_sql(exposure=False)
+    sums = session.execute(scoped(
+        select(FindingRow.asset_id, func.sum(base), func.count(), func.max(base))
         .outerjoin(FindingScore, FindingScore.finding_id == FindingRow.id)
-        .where(*active).group_by(Asset.id, Asset.name, Asset.kind)
-        .order_by(func.sum(prio).desc()).limit(10), session, who)).all()
-    top_assets = [{"id": i, "name": n, "kind": k, "risk": round(float(r or 0), 1), "open": c,
-                   "worst": round(float(w or 0), 1)} for i, n, k, r, c, w in top]
+        .where(*active).group_by(FindingRow.asset_id), session, who)).all()
+    labels = labels_of(session, [a for a, *_ in sums])
+    ranked = []
+    for asset_id, total, count, worst in sums:
+        extra = label_points(labels.get(asset_id, frozenset()))
+        ranked.append((float(total or 0) + extra * count, asset_id, count,
+                       min(100.0, float(worst or 0) + extra)))
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    names = {i: (n, k) for i, n, k in session.execute(select(Asset.id, Asset.name, Asset.kind)
+                                                       .where(Asset.id.in_(
+                                                           [r[1] for r in ranked[:10]] or [0])))}
+    top_assets = [{"id": i, "name": names[i][0], "kind": names[i][1], "risk": round(r, 1),
+                   "open": c, "worst": round(w, 1)} for r, i, c, w in ranked[:10]]
     rows = session.execute(scoped(select(FindingRow, Asset.name).join(
         Asset, Asset.id == FindingRow.asset_id).where(breach)
         .order_by(FindingRow.severity_rank.desc(), FindingRow.first_seen).limit(10),
