@@ -79,7 +79,9 @@ def main() -> None:
             print(f"ingested {total} findings on {args.assets} assets in "
                   f"{time.perf_counter() - started:.1f} s (with the dashboard's post-ingest hook)")
             page = client.get("/login").text
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            found = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert found is not None
+            csrf = found.group(1)
             client.post("/login", data={"csrf": csrf, "username": "admin", "password": PASSWORD})
             for path in ("/", "/findings", "/findings?sort=priority&page=20",
                          "/findings?breached=1", "/findings?q=pkg7&severity=high",

@@ -91,6 +91,17 @@ def _port(value: str) -> int | None:
     return int(value) if value.isdigit() and 0 < int(value) < 65536 else None
 
 
+def _host_port(form: dict[str, str], config: dict[str, Any], errors: dict[str, str],
+               what: str, default_port: int) -> None:
+    config["host"] = form.get("host", "").strip()
+    if not config["host"]:
+        errors["host"] = f"required: {what}'s name or address"
+    port = _port(form.get("port", "").strip() or str(default_port))
+    if port is None:
+        errors["port"] = "a port number from 1 to 65535"
+    config["port"] = port or default_port
+
+
 def validate_config(kind: str, form: dict[str, str], previous: dict[str, Any] | None = None
                     ) -> tuple[dict[str, Any], dict[str, str]]:
     """A channel's configuration from form fields: (config, errors by field).
@@ -115,13 +126,7 @@ def validate_config(kind: str, form: dict[str, str], previous: dict[str, Any] | 
             if config["secret"] and len(config["secret"]) < 16:
                 errors["secret"] = "at least 16 characters (it keys the HMAC-SHA256 signature)"
     elif kind == "email":
-        config["host"] = form.get("host", "").strip()
-        if not config["host"]:
-            errors["host"] = "required: the SMTP server's name or address"
-        port = _port(form.get("port", "").strip() or "25")
-        if port is None:
-            errors["port"] = "a port number from 1 to 65535"
-        config["port"] = port or 25
+        _host_port(form, config, errors, "the SMTP server", 25)
         config["sender"] = form.get("sender", "").strip()
         if "@" not in config["sender"]:
             errors["sender"] = "an address such as stackwarden@example.com"
@@ -136,13 +141,7 @@ def validate_config(kind: str, form: dict[str, str], previous: dict[str, Any] | 
         config["username"] = form.get("username", "").strip()
         config["password"] = keep_secret("password")
     elif kind == "syslog":
-        config["host"] = form.get("host", "").strip()
-        if not config["host"]:
-            errors["host"] = "required: the collector's name or address"
-        port = _port(form.get("port", "").strip() or "514")
-        if port is None:
-            errors["port"] = "a port number from 1 to 65535"
-        config["port"] = port or 514
+        _host_port(form, config, errors, "the collector", 514)
         config["protocol"] = form.get("protocol", "udp")
         if config["protocol"] not in ("udp", "tcp"):
             errors["protocol"] = "udp or tcp"

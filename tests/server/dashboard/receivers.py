@@ -62,7 +62,8 @@ def smtp_receiver() -> Iterator[tuple[int, Recorded]]:
     got = Recorded()
 
     class Handler:
-        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+                self, _server: Any, _session: Any, envelope: Any) -> str:
             got.items.append(envelope)
             return "250 Message accepted for delivery"
 

@@ -14,29 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.env import unavailable
+from tests.helpers.browser import system_chromium
 from tests.server.conftest import ADMIN_PASSWORD
 from tests.server.dashboard.receivers import free_port
 from tests.server.helpers import finding, report
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install -e '.[test]')")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        unavailable("no system Chromium (scripts/install-system-deps installs it)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with system_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture()
@@ -115,7 +104,11 @@ def test_sign_in_overview_ignore_and_audit(browser: Any, live: tuple[str, str]) 
     page.wait_for_url(f"{base}/")
     chart = page.locator("#trend-chart svg")
     assert chart.is_visible()
-    assert page.locator("#trend-chart svg polygon").count() >= 2  # critical, high, medium areas
+    areas = page.locator("#trend-chart svg polygon")
+    assert areas.count() == 3  # critical, high, medium
+    for i in range(3):  # 30 days: 60 corners each
+        assert len(areas.nth(i).get_attribute("points").split()) == 60
+    assert time.strftime("%Y-%m-%d", time.gmtime()) in chart.text_content()  # x axis: today
     box = chart.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 150
     assert page.locator("#risk-chart svg rect").count() == 3

@@ -184,7 +184,8 @@ def test_channel_form_validates_and_hides_secrets(dash_lite: Server) -> None:
     for msg in ("required: the SMTP server", "a port number", "an address such as",
                 "not an address: not an address"):
         assert msg in r.text, msg
-    add_channel(dash_lite, "webhook", ["gate_failure"], url="https://hooks.example/x", secret=SECRET)
+    add_channel(dash_lite, "webhook", ["gate_failure"], url="https://hooks.example/x",
+                secret=SECRET)
     assert SECRET not in client.get("/settings/channels/1").text
     assert "(set)" in client.get("/settings/channels/1").text
 

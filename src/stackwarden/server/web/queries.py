@@ -94,10 +94,10 @@ def overview(session: Session, who: Principal, days: int = 30) -> Overview:
         select(FindingRow.asset_id, func.sum(base), func.count(), func.max(base))
         .outerjoin(FindingScore, FindingScore.finding_id == FindingRow.id)
         .where(*active).group_by(FindingRow.asset_id), session, who)).all()
-    labels = labels_of(session, [a for a, *_ in sums])
+    asset_labels = labels_of(session, [a for a, *_ in sums])
     ranked = []
     for asset_id, total, count, worst in sums:
-        extra = label_points(labels.get(asset_id, frozenset()))
+        extra = label_points(asset_labels.get(asset_id, frozenset()))
         ranked.append((float(total or 0) + extra * count, asset_id, count,
                        min(100.0, float(worst or 0) + extra)))
     ranked.sort(key=lambda r: (-r[0], r[1]))

@@ -115,8 +115,9 @@ def asset_detail(asset_id: IdPath, page: PageDep, pkg: str = "") -> Response:
         except (ValueError, AttributeError):
             layer = ""
         per_layer.setdefault(layer, Counter())[row.severity] += 1
+    wanted = pkg.lower()
     packages = [p for p in (report.get("sbom") or {}).get("packages") or []
-                if isinstance(p, dict) and (not pkg or pkg.lower() in str(p.get("name", "")).lower())]
+                if isinstance(p, dict) and wanted in str(p.get("name", "")).lower()]
     layer_index = {str(layer.get("diff_id")): layer.get("index") for layer in layers
                    if isinstance(layer, dict)}
     return page.render(
