@@ -118,6 +118,7 @@ def test_sign_in_overview_ignore_and_audit(browser: Any, live: tuple[str, str]) 
     first = page.locator("#findings tbody tr").first
     assert "CVE-2024-3094" in first.inner_text()  # priority order: KEV critical first
     assert "<script>" in page.inner_text("#findings")  # the package name, shown as text
+    page.screenshot(path=str(ARTIFACTS / "dashboard-findings.png"), full_page=True)
     page.click("text=CVE-2024-3094")
     page.wait_for_url(f"{base}/findings/*")
     assert "known exploited (CISA KEV)" in page.inner_text("#priority-reasons")
