@@ -30,8 +30,8 @@ class Recorded:
 
 
 @contextmanager
-def http_receiver(status: int = 200) -> Iterator[tuple[str, Recorded]]:
-    """An HTTP server on 127.0.0.1 answering `status` to every POST."""
+def http_receiver(status: int = 200, answer: bytes = b"") -> Iterator[tuple[str, Recorded]]:
+    """An HTTP server on 127.0.0.1 answering `status` (and `answer`) to every POST."""
     got = Recorded()
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,7 +39,10 @@ def http_receiver(status: int = 200) -> Iterator[tuple[str, Recorded]]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             got.items.append((dict(self.headers), body))
             self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, *_args: Any) -> None:
             pass

@@ -206,3 +206,21 @@ def test_audit_verification_failure_notifies(dash_lite: Server) -> None:
     assert doc["event"] == "audit_verification_failure" and doc["severity"] == "critical"
     page = sign_in(dash_lite).get("/audit").text
     assert "Verification FAILED" in page
+
+
+def test_scan_upload_carries_the_gate_decision() -> None:
+    from stackwarden.core.findings import Finding, FindingKind, FindingLocation, Severity
+    from stackwarden.policy.gate import GateDecision, RuleOutcome
+    from stackwarden.server.client import upload_report
+
+    hit = Finding(FindingKind.VULNERABILITY, "CVE-1", "t", Severity.HIGH, FindingLocation())
+    decision = GateDecision(False, 1, (RuleOutcome("fail-on-high", "1 finding", "--fail-on",
+                                                   (hit,)),))
+    assert decision.to_dict() == {"passed": False, "failed": [
+        {"rule": "fail-on-high", "message": "1 finding", "origin": "--fail-on", "findings": 1}]}
+    with http_receiver(201, b'{"scan_id": 1}') as (url, got):
+        answer = upload_report(url.rsplit("/", 1)[0], "swt_1_x", json.dumps(report([])).encode(),
+                               gate=decision.to_dict())
+        _, body = got.wait(1)[0]
+    assert answer == {"scan_id": 1}
+    assert json.loads(body)["gate"]["failed"][0]["rule"] == "fail-on-high"
