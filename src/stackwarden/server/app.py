@@ -13,11 +13,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import assets, audit, auth, findings, jobs, scans, users
+from stackwarden.server.api import (
+    admission,
+    agents,
+    assets,
+    audit,
+    auth,
+    findings,
+    hosts,
+    jobs,
+    registries,
+    scans,
+    users,
+)
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -55,11 +67,23 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
             context.runner = make_runner(context)
             if isinstance(context.runner, InProcessRunner):
                 context.runner.resume()
+        from stackwarden.server.agents.watch import SilenceWatch
+
+        watcher = None
+        if start_runner and context.settings.registry_watch:
+            from stackwarden.server.registry_scheduler import WatchScheduler
+
+            watcher = WatchScheduler(context)
+            watcher.start()
+        watch = SilenceWatch(context).start()
         try:
             yield
         finally:
             if notifier is not None:
                 notifier.close()
+            watch.close()
+            if watcher is not None:
+                watcher.stop()
             if own_ctx:
                 context.close()
             elif start_runner and context.runner is not None:
@@ -74,7 +98,8 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission, registries,
+                   agents, hosts):
         app.include_router(module.router, prefix=API)
     from stackwarden.server.web import install as install_dashboard
 
@@ -168,6 +193,13 @@ def _install_errors(app: FastAPI) -> None:
     async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
         # two submissions raced for the same new row; the loser's transaction rolled back whole
         return _error(409, "conflict", "a concurrent change conflicted with this one; retry")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite takes: NUL characters, unpaired surrogates, numbers out
+        # of range. The client sent it; the transaction rolled back whole.
+        return _error(422, "unstorable_value", "the request holds a value the database cannot "
+                      "store (a NUL character, invalid text or an out-of-range number)")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

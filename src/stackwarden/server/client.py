@@ -67,3 +67,17 @@ def download(url: str, token: str, path: str, *, timeout: float = DEFAULT_TIMEOU
     if response.status_code != 200:
         raise UploadError(f"request refused: {_reason(response)}", source=base)
     return response.content
+
+
+def call_api(url: str, token: str, method: str, path: str, *, body: Any = None,
+             params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """One JSON API call (`path` under the server URL); the answer's JSON, None for 204."""
+    base = _base(url)
+    try:
+        response = httpx.request(method, f"{base}{path}", json=body, params=params,
+                                 timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise UploadError(f"cannot reach the server: {type(exc).__name__}", source=base) from None
+    if response.status_code >= 400:
+        raise UploadError(f"request refused: {_reason(response)}", source=f"{method} {path}")
+    return None if response.status_code == 204 or not response.content else response.json()

@@ -276,13 +276,44 @@ def audit_chain(c: Checker, p: dict[str, Any]) -> Evidence:
 
 @check("agents_reporting")
 def agents_reporting(c: Checker, p: dict[str, Any]) -> Evidence:
-    """Host agents report this collector (decided by the agent feature when present)."""
+    """Every enrolled host agent that runs this collector is alive and reports it cleanly.
+
+    From each agent's last heartbeat (`status.collectors`). Not assessed when no agent runs
+    the collector (another tool may cover it); fails listing the hosts whose agent is silent,
+    stale or whose collector reports an error. A provider registered with
+    `register_agent_evidence` replaces this for its collector.
+    """
+    from stackwarden.server.db.agent_models import Agent
+
     collector = str(p.get("collector", ""))
     provider = AGENT_EVIDENCE.get(collector)
-    if provider is None:
-        return c.ev("agents_reporting", "not_assessed", f"no host agent reports {collector} "
-                    "events to this server yet", None, p)
-    return provider(c.session, p)
+    if provider is not None:
+        return provider(c.session, p)
+    within = int(p.get("within_days", 1))
+    agents = list(c.session.execute(select(Agent).where(Agent.revoked_at.is_(None))).scalars())
+    running, problems = [], []
+    for agent in agents:
+        try:
+            status = json.loads(agent.status or "{}").get("collectors", {}).get(collector)
+        except (ValueError, AttributeError):
+            status = None
+        if not isinstance(status, dict):
+            continue
+        running.append(agent)
+        if agent.silent_since is not None or agent.last_seen_at < c.now - timedelta(
+                days=within):
+            problems.append(f"{agent.hostname}: silent since {agent.last_seen_at:%Y-%m-%d %H:%M}")
+        elif status.get("error"):
+            problems.append(f"{agent.hostname}: {str(status['error'])[:200]}")
+    newest = max((a.last_seen_at for a in running), default=None)
+    if not running:
+        return c.ev("agents_reporting", "not_assessed", f"no host agent runs the {collector} "
+                    f"collector ({len(agents)} agent(s) enrolled)", None, p)
+    if problems:
+        return c.ev("agents_reporting", "fail", f"{len(problems)} of {len(running)} host(s) "
+                    f"running {collector} are not reporting it", newest, p, problems)
+    return c.ev("agents_reporting", "pass", f"{len(running)} host(s) report {collector} "
+                f"(every agent heard within {within} day(s))", newest, p)
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,3 +224,63 @@ def test_scan_upload_carries_the_gate_decision() -> None:
         _, body = got.wait(1)[0]
     assert answer == {"scan_id": 1}
     assert json.loads(body)["gate"]["failed"][0]["rule"] == "fail-on-high"
+
+
+def test_silent_agents_notify_once_and_decide_agent_controls(dash_lite: Server) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from stackwarden.policy.compliance import load_framework
+    from stackwarden.server.agents.watch import mark_silent
+    from stackwarden.server.auth import utcnow
+    from stackwarden.server.compliance import evaluate
+    from stackwarden.server.db.agent_models import Agent
+    from tests.server.agent_helpers import enroll
+
+    def si4() -> Any:
+        return next(r for r in evaluate(dash_lite.ctx, load_framework("nist-800-53-r5")).results
+                    if r.control.id == "SI-4")
+
+    with http_receiver() as (url, got):
+        add_channel(dash_lite, "webhook", ["agent_silent"], url=url)
+        agents = [enroll(dash_lite, f"web-{n}") for n in (1, 2)]
+        assert si4().status == "not_assessed"  # enrolled, but no agent runs `logs` yet
+        for agent in agents:
+            beat = dash_lite.post("/api/v1/agents/heartbeat", token=agent["credential"],
+                                  json={"status": {"collectors": {"logs": {"error": None}}}})
+            assert beat.status_code == 200, beat.text
+        assert si4().status == "pass"
+        with dash_lite.ctx.db.transaction() as session:
+            session.execute(update(Agent).values(last_seen_at=utcnow() - timedelta(minutes=10)))
+        assert len(mark_silent(dash_lite.ctx)) == 2
+        doc = json.loads(got.wait(1)[0][1])
+        time.sleep(0.5)
+        assert len(got.items) == 1  # one message for both agents
+    assert doc["event"] == "agent_silent" and doc["count"] == 2
+    assert sorted(i["hostname"] for i in doc["items"]) == ["web-1", "web-2"]
+    failed = si4()
+    assert failed.status == "fail" and len(failed.evidence[0].items) == 2
+
+
+def test_golden_image_alert_from_registry_monitoring_notifies(dash_lite: Server) -> None:
+    from stackwarden.server.registry_watch import AlertDraft, raise_alerts
+
+    with http_receiver() as (url, got):
+        add_channel(dash_lite, "webhook", ["golden_image_threat"], url=url)
+        raise_alerts(dash_lite.ctx, [
+            AlertDraft("image.newly_affected", "2 new vulnerabilities in golden image base@sha",
+                       {"findings": [{"id": "CVE-2025-1", "severity": "critical",
+                                      "package": "openssl", "version": "3.0.1"},
+                                     {"id": "CVE-2025-2", "severity": "high",
+                                      "package": "zlib", "version": "1.2"}],
+                        "worst_severity_rank": 5, "asset_id": 7},
+                       digest="sha256:" + "b" * 64, golden=True),
+            AlertDraft("image.newly_affected", "1 new vulnerability in app@sha",
+                       {"findings": [], "worst_severity_rank": 4}, digest="sha256:" + "c" * 64)])
+        doc = json.loads(got.wait(1)[0][1])
+        time.sleep(0.5)
+        assert len(got.items) == 1  # only the golden image's alert is a golden threat
+    assert doc["event"] == "golden_image_threat" and doc["severity"] == "critical"
+    assert [i["text"] for i in doc["items"]] == ["CRITICAL CVE-2025-1 openssl 3.0.1",
+                                                 "HIGH CVE-2025-2 zlib 1.2"]

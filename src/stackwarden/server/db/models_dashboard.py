@@ -1,4 +1,4 @@
-"""Tables of the dashboard, risk triage, compliance and notifications (migration 0002_dashboard).
+"""Tables of the dashboard, risk triage, compliance and notifications (migration 0004_dashboard).
 
 Kept apart from `models.py` (which imports this module at its end) so the core tables stay
 readable; everything here hangs off the core tables by id.

@@ -1,15 +1,15 @@
 """Dashboard, risk triage, compliance snapshots and notifications (models_dashboard.py).
 
-Revision ID: 0002_dashboard
-Revises: 0001
+Revision ID: 0004_dashboard
+Revises: 0003_agent
 Create Date: 2026-11-29 08:48:42.598123
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002_dashboard'
-down_revision = '0001'
+revision = '0004_dashboard'
+down_revision = '0003_agent'
 branch_labels = None
 depends_on = None
 
