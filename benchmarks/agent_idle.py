@@ -6,12 +6,14 @@ a warm-up, samples the agent process with psutil once a second: CPU time (user +
 the window as a share of one core, and RSS (max and last). Goals: CPU < 1 %, RSS < 100 MB.
 
 The default configuration is the log collector on a quiet log file with the built-in rules,
-heartbeats every 60 s, the host inventory off (it runs in a child process every few hours;
-`--with-inventory` includes it). `--config JSON` merges more (e.g. a FIM collector watching
-100,000 files, once it exists). `--lines-per-second N` adds a trickle of sshd lines, to see the
-cost of a host that logs.
+heartbeats every 60 s, the FIM collector watching a generated tree of `--fim-files` files
+(default 100,000, the issue's budget; 0 turns FIM off) with inotify, the host inventory and
+host vulnerabilities off (they run every few hours, the latter in a child process;
+`--with-inventory` includes both). `--config JSON` merges more. `--lines-per-second N` adds a
+trickle of sshd lines, to see the cost of a host that logs. The warm-up must cover the FIM
+baseline (about 10 s for 100,000 files here); the window starts after it.
 
-    .venv/bin/python benchmarks/agent_idle.py [--window 60] [--warmup 15] [--lines-per-second 0]
+    .venv/bin/python benchmarks/agent_idle.py [--window 60] [--warmup 40] [--fim-files 100000]
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.helpers.fimtree import make_tree  # noqa: E402
 CLI = [sys.executable, "-m", "stackwarden"]
 GOAL_CPU, GOAL_RSS_MB = 1.0, 100.0
 
@@ -90,7 +94,9 @@ def measure(pid: int, window: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--window", type=float, default=60.0, help="seconds measured")
-    parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
+    parser.add_argument("--warmup", type=float, default=40.0, help="seconds before measuring")
+    parser.add_argument("--fim-files", type=int, default=100_000,
+                        help="files in the tree the FIM collector watches (0: FIM off)")
     parser.add_argument("--lines-per-second", type=float, default=0.0)
     parser.add_argument("--with-inventory", action="store_true",
                         help="keep the host inventory collector on (its child is not counted)")
@@ -118,8 +124,14 @@ def main() -> None:
             cli("agent", "enroll", "--server", url, "--token", token, "--state-dir", str(state))
             log = base / "auth.log"
             log.touch()
+            fim: dict[str, Any] = {"enabled": False}
+            if args.fim_files:
+                tree = base / "watched"
+                make_tree(tree, args.fim_files)
+                fim = {"paths": [str(tree)], "interval": 5}
             config: dict[str, Any] = {"collectors": {
-                "logs": {"inputs": [{"path": str(log)}]},
+                "logs": {"inputs": [{"path": str(log)}]}, "fim": fim,
+                "inventory": {"enabled": args.with_inventory},
                 "host_vulnerabilities": {"enabled": args.with_inventory}}}
             extra = json.loads(args.config)
             for key, value in extra.get("collectors", {}).items():
@@ -147,7 +159,8 @@ def main() -> None:
                     proc.wait(timeout=60)
     load = os.getloadavg()[0]
     print(f"agent idle over {figures['seconds']:.0f} s (warm-up {args.warmup:.0f} s, "
-          f"{args.lines_per_second:g} log lines/s, load average {load:.1f}):")
+          f"{args.fim_files:,} files watched, {args.lines_per_second:g} log lines/s, "
+          f"load average {load:.1f}):")
     print(f"  CPU   {figures['cpu_seconds']:.3f} s = {figures['cpu_percent']:.3f} % of one core "
           f"(goal < {GOAL_CPU:g} %: {GOAL_CPU / max(figures['cpu_percent'], 1e-9):.1f}x under)")
     print(f"  RSS   max {figures['rss_max_mb']:.1f} MB, last {figures['rss_last_mb']:.1f} MB "

@@ -116,7 +116,8 @@ def enrolled_runner(live: LiveServer, tmp_path: Path) -> AgentRunner:
 def test_a_configuration_the_agent_cannot_use_is_refused_once(
         live: LiveServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     good = {"collectors": {"logs": {"inputs": [{"path": str(tmp_path / "auth.log")}]},
-                           "host_vulnerabilities": {"enabled": False}}}
+                           "host_vulnerabilities": {"enabled": False},
+                            "fim": {"enabled": False}, "inventory": {"enabled": False}}}
     assert live.api("PUT", "/api/v1/agents/config/default", json=good).status_code == 200
     runner = enrolled_runner(live, tmp_path)
     runner.refresh_config()

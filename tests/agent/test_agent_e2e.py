@@ -124,7 +124,8 @@ def test_nothing_lost_nothing_doubled_across_server_and_agent_restarts(
                             "timeout": 5},
               "collectors": {"logs": {"inputs": [{"path": str(log), "start_at_end": False}],
                                       "ship_events": True, "interval": 0.2},
-                             "host_vulnerabilities": {"enabled": False}}}
+                             "host_vulnerabilities": {"enabled": False},
+                            "fim": {"enabled": False}, "inventory": {"enabled": False}}}
     put = httpx.put(f"{url}/api/v1/agents/config/default", json=config, headers=admin)
     assert put.status_code == 200, put.text
 
@@ -253,7 +254,8 @@ def test_enrollment_and_shipping_over_https_with_a_private_ca(tmp_path: Path) ->
         assert done.exit_code == 0, done.stderr
         live.api("PUT", "/api/v1/agents/config/default", json={"collectors": {
             "logs": {"inputs": [{"path": str(tmp_path / "auth.log")}]},
-            "host_vulnerabilities": {"enabled": False}}})
+            "host_vulnerabilities": {"enabled": False},
+                            "fim": {"enabled": False}, "inventory": {"enabled": False}}})
         AgentRunner(StateDir(state), once=True).run(threading.Event())
         status = json.loads((state / "status.json").read_text())
         assert status["config_source"] == "server" and status["server_state"] in ("ok",

@@ -3,6 +3,7 @@ audit trail (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.server.conftest import Server
@@ -90,9 +91,11 @@ def test_decisions_need_the_agent_scope_and_a_valid_body(server: Server) -> None
 
 
 def test_a_value_the_database_cannot_store_is_a_client_error(server: Server) -> None:
-    # A NUL character: SQLite stores it, PostgreSQL refuses it (422, never a 500).
-    sent = server.post("/api/v1/admission/decisions",
-                       json={"decisions": [_decision("nul", note="a\u0000b")]})
+    # A NUL character in the object's name: PostgreSQL's text refuses it (422, never a 500).
+    odd = _decision("nul", name="web\u0000")
+    raw = json.dumps({"decisions": [odd]})
+    sent = server.post("/api/v1/admission/decisions", content=raw.encode(),
+                       headers={"Content-Type": "application/json"})
     if server.backend == "postgresql":
         assert sent.status_code == 422, sent.text
         assert sent.json()["error"]["code"] == "unstorable_value"

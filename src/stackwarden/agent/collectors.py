@@ -16,6 +16,8 @@ from stackwarden.agent.interface import Collector, CollectorError, CollectorSett
 COLLECTORS: Mapping[str, str] = {
     "logs": "stackwarden.agent.logs.collector:LogCollector",
     "host_vulnerabilities": "stackwarden.agent.hostvulns:HostVulnCollector",
+    "fim": "stackwarden.agent.fim.collector:FimCollector",
+    "inventory": "stackwarden.agent.inventory.collector:InventoryCollector",
 }
 
 

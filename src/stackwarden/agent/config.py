@@ -53,6 +53,8 @@ class AgentConfigModel(BaseModel):
 DEFAULT_COLLECTORS: Mapping[str, Mapping[str, Any]] = {
     "logs": {"enabled": True},
     "host_vulnerabilities": {"enabled": True},
+    "fim": {"enabled": True},
+    "inventory": {"enabled": True},
 }
 
 

@@ -123,7 +123,8 @@ def check_output_paths(paths: list[Path | None]) -> None:
 def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     """Write several reports: every file is staged (written and synced beside its target) first,
     then all are renamed into place, then stdout is written. If any file cannot be staged, no
-    report is written; a target name never holds a partial report."""
+    report is written; a target name never holds a partial report. A target that exists and
+    is not a regular file (`/dev/null`, a fifo) is written to in place, never replaced."""
     staged: list[tuple[str, Path]] = []
     special: list[tuple[bytes, Path]] = []
     try:

@@ -12,6 +12,8 @@ from stackwarden.cli import (
     compliance,
     config,
     db,
+    fim,
+    inventory,
     logs,
     malware,
     registry,
@@ -48,6 +50,8 @@ app.add_typer(logs.app, name="logs")
 app.add_typer(admission.app, name="admission")
 app.add_typer(registry.app, name="registry")
 app.add_typer(agent.app, name="agent")
+app.add_typer(fim.app, name="fim")
+app.add_typer(inventory.app, name="inventory")
 app.add_typer(compliance.app, name="compliance")
 
 
