@@ -74,6 +74,8 @@ def initialised(database_url: str, tmp_path: Path) -> tuple[list[str], str]:
     assert token.startswith("swt_") and "shown once" in done.stderr
     again = run("server", "init", "--password-stdin", *flags, stdin=PASSWORD + "\n")
     assert again.returncode == 2 and "already has users" in again.stderr
+    from stackwarden.server.db.migrate import head_revision
+
     migrated = run("server", "migrate", *flags)
     head = head_revision()  # the newest migration, whichever branch added it
     assert migrated.returncode == 0 and migrated.stdout.strip() == \

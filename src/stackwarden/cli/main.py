@@ -9,6 +9,7 @@ from stackwarden.cli import (
     agent,
     audit,
     cache,
+    compliance,
     config,
     db,
     fim,
@@ -51,6 +52,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(agent.app, name="agent")
 app.add_typer(fim.app, name="fim")
 app.add_typer(inventory.app, name="inventory")
+app.add_typer(compliance.app, name="compliance")
 
 
 def main() -> None:

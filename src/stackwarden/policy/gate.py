@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from stackwarden.core.findings import Finding, FindingKind, Severity
 from stackwarden.policy.loader import Fields, load_yaml, parse_severity
@@ -119,6 +120,12 @@ class GateDecision:
     def rule(self) -> str | None:
         """The first rule that failed."""
         return self.failed[0].rule if self.failed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as the server stores it (`gate` key of an uploaded report)."""
+        return {"passed": self.passed, "failed": [
+            {"rule": o.rule, "message": o.message, "origin": o.origin,
+             "findings": len(o.findings)} for o in self.failed]}
 
     def summary(self) -> list[str]:
         """One line per failed rule, for the terminal."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -31,9 +32,17 @@ def _reason(response: httpx.Response) -> str:
 
 
 def upload_report(url: str, token: str, report: bytes, *, wait: bool = True,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """POST a JSON scan report to `url`/api/v1/scans; returns the server's answer."""
+                  timeout: float = DEFAULT_TIMEOUT, gate: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """POST a JSON scan report to `url`/api/v1/scans; returns the server's answer.
+
+    `gate`: the pipeline gate's decision, sent with the report (the dashboard's pass rate).
+    """
     base = _base(url)
+    if gate is not None:
+        doc = json.loads(report)
+        doc["gate"] = gate
+        report = json.dumps(doc, ensure_ascii=False).encode()
     try:
         response = httpx.post(f"{base}/api/v1/scans", content=report,
                               params={"wait": str(wait).lower()}, timeout=timeout,

@@ -227,6 +227,9 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
                           counts["open"], len(gone), len(report.findings) - len(by_fp), sha)
     log.append(session, actor, "scan.submit", f"scan:{scan.id}",
                {**result.to_dict(), "asset": f"{ident.kind}:{ident.key}"})
+    from stackwarden.server.post_ingest import after_ingest  # scores, gate, notifications
+
+    after_ingest(session, scan, asset, parsed)
     return result
 
 

@@ -41,6 +41,7 @@ from stackwarden.server.db.registry_models import (
     WatchedRegistry,
     WatchedTag,
 )
+from stackwarden.server.notify import notify
 
 log = logging.getLogger("stackwarden.server.registry_watch")
 NOTIFY_PREFIX = "swn_"
@@ -457,8 +458,25 @@ class AlertDraft:
 
 
 def _alert(kind: str, payload: dict[str, Any]) -> None:
-    """The one place alerts leave the watcher: connect the notification channels here."""
+    """The one place alerts leave the watcher (logged; golden-image alerts are also queued as
+    notifications in `raise_alerts`, in the alert's own transaction)."""
     log.info("alert %s: %s", kind, payload.get("title", ""))
+
+
+def golden_notification(draft: AlertDraft) -> dict[str, Any]:
+    """A golden-image alert as a notification (docs/notifications.md)."""
+    from stackwarden.core.findings import Severity
+
+    rank = int(draft.payload.get("worst_severity_rank") or 0)
+    severity = next((str(s) for s in Severity if s.rank == rank), "high") if rank else "high"
+    items = [{"text": f"{str(f.get('severity', '')).upper()} {f.get('id', '')} "
+                      f"{f.get('package') or ''} {f.get('version') or ''}".strip(), **f}
+             for f in draft.payload.get("findings") or [] if isinstance(f, dict)]
+    asset_id = draft.payload.get("asset_id")
+    return {"title": draft.title, "severity": severity,
+            "summary": str(draft.payload.get("summary") or draft.title), "items": items,
+            "count": len(items), "digest": draft.digest, "kind": draft.kind,
+            "path": f"/assets/{asset_id}" if asset_id else "/assets"}
 
 
 def raise_alerts(ctx: ServerContext, drafts: Sequence[AlertDraft]) -> list[int]:
@@ -474,6 +492,9 @@ def raise_alerts(ctx: ServerContext, drafts: Sequence[AlertDraft]) -> list[int]:
             session.add(row)
             session.flush()
             stored.append((row.id, draft))
+            if draft.golden:  # queued with the alert, sent by the notification dispatcher
+                notify(session, "golden_image_threat", golden_notification(draft),
+                       group_key=f"golden:{draft.digest or draft.kind}")
     for alert_id, draft in stored:
         try:
             _alert(draft.kind, {"id": alert_id, "title": draft.title, "golden": draft.golden,

@@ -60,6 +60,13 @@ class ServerSettings(BaseSettings):
     agent_silent_seconds: Annotated[int, Field(gt=0)] = 300  # no word for this long: silent
     agent_watch_seconds: Annotated[float, Field(gt=0)] = 30.0  # how often silence is checked
     incident_window_seconds: Annotated[int, Field(gt=0)] = 3600  # alerts this close: one incident
+    # dashboard and notifications (docs/dashboard.md, docs/notifications.md)
+    public_url: str = ""  # how people reach the dashboard: links in notifications
+    cookie_secure: bool = True  # false only for plain-HTTP trials: browsers then send it in clear
+    notify_poll_seconds: Annotated[float, Field(gt=0)] = 5.0
+    notify_retry_seconds: Annotated[float, Field(gt=0)] = 30.0  # first back-off; x4 each retry
+    notify_max_attempts: Annotated[int, Field(gt=0, le=20)] = 6
+    notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from stackwarden.server.agents.correlate import alert_rank, close_incident
 from stackwarden.server.auth import utcnow
 from stackwarden.server.db.agent_models import Agent, HostAlert, Incident
+from stackwarden.server.notify import notify
 
 log = logging.getLogger("stackwarden.server.agents")
 SILENT_RULE = "stackwarden_agent_silent"
@@ -35,7 +36,8 @@ def mark_silent(ctx: Any, now: datetime | None = None) -> list[int]:
     """Mark agents silent past the threshold; returns their ids."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=ctx.settings.agent_silent_seconds)
-    marked = []
+    marked: list[int] = []
+    silent: list[dict[str, Any]] = []
     with ctx.db.transaction() as session:
         candidates = list(session.execute(select(Agent).where(
             Agent.revoked_at.is_(None), Agent.silent_since.is_(None),
@@ -59,6 +61,13 @@ def mark_silent(ctx: Any, now: datetime | None = None) -> list[int]:
                 updated_at=now, data=json.dumps(data)))
             ctx.audit.append(session, "server", "agent.silent", f"agent:{agent.id}", data)
             marked.append(agent.id)
+            silent.append({"text": f"{agent.hostname} (last seen {_iso(agent.last_seen_at)})",
+                           **data})
+        if silent:  # one message per check, however many agents went silent
+            notify(session, "agent_silent", {
+                "title": f"{len(silent)} agent(s) silent", "severity": "high",
+                "summary": f"no word for more than {ctx.settings.agent_silent_seconds} s",
+                "items": silent, "path": "/assets?kind=host"}, group_key="agent-silent")
         _close_stale_incidents(session, ctx.settings.incident_window_seconds, now)
     for agent_id in marked:
         log.warning("agent %s is silent", agent_id)

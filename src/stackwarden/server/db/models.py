@@ -242,3 +242,6 @@ from stackwarden.server.db.registry_models import (  # noqa: E402,F401  (registe
 # Host agents' tables live in their own module (migration 0003_agent); importing it here
 # registers them on Base.metadata wherever the models are loaded.
 from stackwarden.server.db import agent_models as _agent_models  # noqa: E402,F401
+
+# The dashboard's tables (risk triage, compliance, notifications) live in their own module.
+from stackwarden.server.db import models_dashboard as _models_dashboard  # noqa: E402,F401
