@@ -53,7 +53,7 @@ def _host_status(agents: list[Agent]) -> str:
     return "online" if any(a.silent_since is None for a in live) else "silent"
 
 
-def _summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+def host_summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per host: its agents, open alerts, active vulnerabilities by severity."""
     out: dict[int, dict[str, Any]] = {i: {"agents": [], "open_alerts": 0,
                                           "vulnerabilities": {}} for i in ids}
@@ -99,7 +99,7 @@ def list_hosts(ctx: Ctx, status: str | None = Query(None, pattern="^(online|sile
         query = query.where(Asset.id < before)
     with ctx.db.session() as session:
         rows = list(session.execute(query.limit(limit + 1)).scalars())
-        summaries = _summaries(session, [a.id for a in rows[:limit]])
+        summaries = host_summaries(session, [a.id for a in rows[:limit]])
         items = [host_to_dict(a, summaries[a.id]) for a in rows[:limit]]
     if status:
         items = [h for h in items if h["status"] == status]
@@ -111,7 +111,7 @@ def get_host(host_id: IdPath, ctx: Ctx, caller: Principal = Reader) -> dict[str,
     """One host: agents, counts, when its inventory was last taken."""
     with ctx.db.session() as session:
         asset = _host(session, host_id)
-        out = host_to_dict(asset, _summaries(session, [asset.id])[asset.id])
+        out = host_to_dict(asset, host_summaries(session, [asset.id])[asset.id])
         taken = session.execute(select(HostInventory.taken_at).where(
             HostInventory.asset_id == host_id)).scalar()
         out["inventory_taken_at"] = _iso(taken)

@@ -210,7 +210,7 @@ def image(registry_id: IdPath, digest: Annotated[str, Path(max_length=100)], ctx
         if row is None:
             raise not_found(f"image {digest}")
         since = affected_since(session, row)
-        history = _history(session, registry_id, row.repository, digest=digest)
+        history = tag_history(session, registry_id, row.repository, digest=digest)
         findings = [] if row.asset_id is None else [
             {"id": f.vuln_id, "kind": f.kind, "severity": f.severity, "title": f.title,
              "package": f.package_name or None, "version": f.package_version or None,
@@ -227,8 +227,9 @@ def image(registry_id: IdPath, digest: Annotated[str, Path(max_length=100)], ctx
             "error": row.error or None, "tags": history, "findings": findings}
 
 
-def _history(session: Any, registry_id: int, repository: str, *, tag: str | None = None,
-             digest: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+def tag_history(session: Any, registry_id: int, repository: str, *, tag: str | None = None,
+                digest: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Each digest a repository's tags pointed at (by tag, newest first)."""
     query = select(WatchedTag).where(WatchedTag.registry_id == registry_id,
                                      WatchedTag.repository == repository)
     if tag:
@@ -249,7 +250,7 @@ def history(registry_id: IdPath, ctx: Ctx,
     """Tag history of a repository: each digest a tag pointed at, newest first."""
     with ctx.db.session() as session:
         _registry(session, registry_id)
-        return {"items": _history(session, registry_id, repository, tag=tag, limit=limit)}
+        return {"items": tag_history(session, registry_id, repository, tag=tag, limit=limit)}
 
 
 @router.get("/registries/{registry_id}/golden")
@@ -295,7 +296,8 @@ def remove_golden(registry_id: IdPath, rule_id: IdPath, ctx: Ctx,
                          f"registry:{registry_id}", {"rule": rule_id})
 
 
-def _diff(row: GoldenDiff, full: bool) -> dict[str, Any]:
+def diff_to_dict(row: GoldenDiff, full: bool) -> dict[str, Any]:
+    """The API form of a golden-image diff (`full`: with the diff itself)."""
     out = {"id": row.id, "registry_id": row.registry_id, "repository": row.repository,
            "tag": row.tag, "previous_digest": row.previous_digest, "digest": row.digest,
            "created_at": _iso(row.created_at), "summary": json.loads(row.summary)}
@@ -315,7 +317,7 @@ def list_diffs(ctx: Ctx, registry_id: Annotated[int | None, Query(ge=1, le=2**62
     if repository:
         query = query.where(GoldenDiff.repository == repository)
     with ctx.db.session() as session:
-        return {"items": [_diff(r, False) for r in session.execute(query).scalars()]}
+        return {"items": [diff_to_dict(r, False) for r in session.execute(query).scalars()]}
 
 
 @router.get("/golden-diffs/{diff_id}")
@@ -325,7 +327,7 @@ def get_diff(diff_id: IdPath, ctx: Ctx, caller: Principal = Reader) -> dict[str,
         row = session.get(GoldenDiff, diff_id)
         if row is None:
             raise not_found(f"golden diff {diff_id}")
-        return _diff(row, True)
+        return diff_to_dict(row, True)
 
 
 @router.get("/registry-alerts")

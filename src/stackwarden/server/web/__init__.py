@@ -20,7 +20,9 @@ def install(app: FastAPI) -> None:
         audit,
         compliance,
         findings,
+        hosts,
         overview,
+        registries,
         session,
         settings,
     )

@@ -50,6 +50,7 @@ FLASH = {
     "token_revoked": "Token revoked.", "channel": "Channel saved.",
     "channel_test": "Test message queued; see the deliveries below.",
     "policy": "Policy saved.", "verified": "Audit log verified.",
+    "sweep": "Sweep queued; reload to follow it.",
 }
 
 router = APIRouter(include_in_schema=False)

@@ -13,9 +13,11 @@ from fastapi.responses import Response
 from sqlalchemy import delete, func, select
 
 from stackwarden.server.api.deps import IdPath
+from stackwarden.server.api.registries import diff_to_dict, tag_history
 from stackwarden.server.auth import utcnow
 from stackwarden.server.db.models import Asset, AssetTag, FindingRow, Scan
 from stackwarden.server.db.models_dashboard import AssetLabel, ScanGate
+from stackwarden.server.db.registry_models import GoldenDiff, WatchedImage, WatchedRegistry
 from stackwarden.server.errors import not_found
 from stackwarden.server.risk import LABELS
 from stackwarden.server.teams import asset_visibility, can_see
@@ -104,6 +106,7 @@ def asset_detail(asset_id: IdPath, page: PageDep, pkg: str = "") -> Response:
                                 .where(Scan.asset_id == asset_id)
                                 .order_by(Scan.id.desc()).limit(100)).all()
         report = _report(session, asset.last_scan_id)
+        watched = _watched(session, asset)
         active = list(session.execute(select(FindingRow).where(
             FindingRow.asset_id == asset_id, FindingRow.state.in_(ACTIVE))
             .order_by(FindingRow.severity_rank.desc(), FindingRow.id).limit(5000)).scalars())
@@ -125,7 +128,26 @@ def asset_detail(asset_id: IdPath, page: PageDep, pkg: str = "") -> Response:
         all_labels=LABELS, scans=scans, layers=layers, per_layer=per_layer,
         layer_index=layer_index, packages=packages[:MAX_PACKAGES],
         packages_total=len(packages), pkg=pkg, severities=SEVERITY_ORDER,
-        by_severity=Counter(r.severity for r in active), os=report.get("os") or {})
+        by_severity=Counter(r.severity for r in active), os=report.get("os") or {},
+        watched=watched)
+
+
+def _watched(session: Any, asset: Asset) -> dict[str, Any] | None:
+    """For an image a watched registry found: its repository's tag history and, when it is
+    golden, the latest diff against the previous golden build."""
+    if asset.kind != "image":
+        return None
+    image = session.execute(select(WatchedImage).where(
+        (WatchedImage.asset_id == asset.id) | (WatchedImage.digest == (asset.digest or "")))
+        .order_by(WatchedImage.id).limit(1)).scalar_one_or_none()
+    if image is None:
+        return None
+    registry = session.get(WatchedRegistry, image.registry_id)
+    diff = session.execute(select(GoldenDiff).where(GoldenDiff.digest == image.digest)
+                           .order_by(GoldenDiff.id.desc()).limit(1)).scalar_one_or_none()
+    return {"image": image, "registry": registry,
+            "history": tag_history(session, image.registry_id, image.repository, limit=200),
+            "diff": diff_to_dict(diff, True) if diff is not None else None}
 
 
 @router.post("/assets/{asset_id}/labels")
