@@ -21,7 +21,7 @@ from tests.server.dashboard.conftest import (
 
 PAGES = ["/", "/findings", "/findings/1", "/assets", "/assets/1", "/audit", "/compliance",
          "/compliance/pci-dss-4", "/settings/tokens", "/settings/users", "/settings/teams",
-         "/settings/channels", "/settings/policies"]
+         "/settings/channels", "/settings/policies", "/hosts", "/registries"]
 
 
 def _upload(server: Server, findings: list[dict], **kw: object) -> dict:
