@@ -54,13 +54,18 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
+    settings = settings_from(config, host=host, port=port, database_url=database_url,
+                             broker_url=broker, data_dir=data_dir,
+                             migrate_on_start=False if no_migrate else None)
+    run_server(settings, workers)
+
+
+def run_server(settings: Any, workers: int = 1) -> None:
+    """Migrate once, then serve the API and dashboard with uvicorn until interrupted."""
     import uvicorn
 
     from stackwarden.server.context import ServerContext
 
-    settings = settings_from(config, host=host, port=port, database_url=database_url,
-                             broker_url=broker, data_dir=data_dir,
-                             migrate_on_start=False if no_migrate else None)
     if settings.migrate_on_start:  # once, here, before any API process starts
         ServerContext.open(settings, migrate=True).close()
     # The API processes read their settings from the environment (uvicorn starts them).
