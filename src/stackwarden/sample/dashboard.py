@@ -10,6 +10,7 @@ so findings are deduplicated by fingerprint rather than duplicated.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from stackwarden.server.ingest import IngestResult, ingest_report
 from stackwarden.server.settings import ServerSettings, load_settings
 
 DEMO_ADMIN = "admin"
+# the sample image's only tag is "latest": the dashboard would list it under that name
+SAMPLE_ASSET = {"kind": "image", "name": "stackwarden/sample-app"}
 PASSWORD_FILE = "admin-password"
 
 
@@ -48,7 +51,13 @@ def demo_settings(data_dir: Path, *, port: int | None = None) -> ServerSettings:
 
 
 def prepare_demo_server(data_dir: Path, report: bytes) -> DemoServer:
-    """Create (or reuse) the demo data directory and its admin, then ingest `report` (JSON)."""
+    """Create (or reuse) the demo data directory and its admin, then ingest `report` (JSON).
+
+    The report is stored as the asset `stackwarden/sample-app` unless it names its own asset.
+    """
+    doc = json.loads(report)
+    doc.setdefault("asset", SAMPLE_ASSET)
+    report = json.dumps(doc, ensure_ascii=False).encode()
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)  # it holds the audit signing key and the admin's password
     settings = demo_settings(data_dir)
