@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import stat
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from stackwarden.server.context import ServerContext
 from stackwarden.server.db.models import Asset, FindingRow, Scan, User
 from tests.helpers.debian import CACHE
 from tests.helpers.env import require_network
+from tests.server.dashboard.conftest import csrf_of
 
 PASSWORD = re.compile(r"sign in as 'admin', password (\S+) \(shown once; kept in (\S+)\)")
 
@@ -72,10 +72,7 @@ def counts(data_dir: Path) -> dict[str, Any]:
 def sign_in(data_dir: Path, password: str) -> TestClient:
     client = TestClient(create_app(demo_settings(data_dir), start_runner=False),
                         base_url="https://testserver")  # the session cookie is Secure
-    form = client.get("/login").text
-    csrf = re.search(r'name="csrf" value="([^"]*)"', form)
-    assert csrf
-    r = client.post("/login", data={"csrf": csrf.group(1), "username": "admin",
+    r = client.post("/login", data={"csrf": csrf_of(client.get("/login").text), "username": "admin",
                                     "password": password, "next": "/"}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return client
