@@ -83,12 +83,14 @@ class CollectorSettings(BaseModel):
 @dataclass(frozen=True)
 class CollectorContext:
     """What a collector is given: its settings, its own state directory, a way to wake the
-    agent early, and the identity of the agent (for event id scopes)."""
+    agent early, the identity of the agent (for event id scopes) and its server's URL (what
+    active response must never block)."""
 
     settings: CollectorSettings
     state_dir: Path  # <agent state dir>/collectors/<name>, created, private to the agent
     agent_id: str = ""
     wake: Callable[[], None] = field(default=lambda: None)
+    server_url: str = ""
 
 
 class Collector(ABC):

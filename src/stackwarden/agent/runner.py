@@ -160,7 +160,7 @@ class AgentRunner:
 
         try:
             ctx = CollectorContext(settings, self.state.collector_dir(name),
-                                   self.identity.agent_uid, wake)
+                                   self.identity.agent_uid, wake, self.identity.server)
             collector = collector_class(name)(ctx)
         except (CollectorError, AgentStateError) as exc:
             self.error(f"collector {name} not started: {exc}")

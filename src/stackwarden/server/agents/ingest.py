@@ -82,8 +82,23 @@ class SbomData(BaseModel):
     sbom: dict[str, Any]
 
 
+class ResponseActionData(BaseModel):
+    """`response.action`: one decision of the agent's active response (agent/logs/response.py
+    `Action`), appended to the audit trail."""
+
+    model_config = ConfigDict(extra="allow")
+    at: float = Field(ge=0, le=2**34)
+    action: Literal["block", "skip", "error"]
+    address: str = Field(max_length=200)
+    reason: str = Field(max_length=1000)
+    rule_id: str = Field("", max_length=200)
+    alert_id: str = Field("", max_length=100)
+    timeout: int = Field(0, ge=0, le=2**31 - 1)
+
+
 DATA_MODELS: dict[str, type[BaseModel]] = {"log.alert": AlertData, "fim.change": FimData,
-                                           "host.sbom": SbomData}
+                                           "host.sbom": SbomData,
+                                           "response.action": ResponseActionData}
 
 
 @dataclass
@@ -276,7 +291,17 @@ def _sbom(ctx: _Apply, item: _Valid, row_id: int) -> None:
     ctx.out.jobs.append(job.id)
 
 
+def _response(ctx: _Apply, item: _Valid, row_id: int) -> None:
+    data: ResponseActionData = item.data  # type: ignore[assignment]
+    details = {"address": data.address, "reason": data.reason, "rule_id": data.rule_id,
+               "alert_id": data.alert_id, "timeout": data.timeout, "event_id": item.event.id,
+               "at": datetime.fromtimestamp(data.at, UTC).isoformat().replace("+00:00", "Z"),
+               "host": ctx.asset.name if ctx.asset is not None else ctx.agent.hostname}
+    ctx.audit.append(ctx.session, f"agent:{ctx.agent.uid}", f"response.{data.action}",
+                     f"agent:{ctx.agent.id}", details)
+
+
 HANDLERS: dict[str, Callable[[_Apply, _Valid, int], None]] = {
     "log.alert": _alert, "fim.change": _fim, "inventory.snapshot": _inventory,
-    "host.sbom": _sbom,
+    "host.sbom": _sbom, "response.action": _response,
 }
