@@ -15,6 +15,7 @@ import stackwarden.agent
 from stackwarden.agent.collectors import COLLECTORS, collector_class, parse_settings
 from stackwarden.agent.config import ConfigError, default_document, parse_config
 from stackwarden.agent.interface import Collection, Collector, CollectorContext, CollectorError
+from tests.agent.logs.helpers import sshd
 from tests.server.agent_helpers import debian_root
 
 
@@ -57,13 +58,6 @@ def context(tmp_path: Path, name: str, raw: dict[str, object],
     folder = tmp_path / (folder_name or name)
     folder.mkdir(exist_ok=True)
     return CollectorContext(parse_settings(name, raw), folder, agent_id="agent-1")
-
-
-def sshd(i: int, ip: str = "203.0.113.7") -> str:
-    """An sshd failure logged now (so its incident is still open when the test reads it)."""
-    stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
-    return (f"{stamp} web1 sshd[{100 + i}]: Failed password for root from {ip} "
-            f"port {40000 + i} ssh2\n")
 
 
 def test_log_events_keep_their_ids_when_read_again_after_a_crash(tmp_path: Path) -> None:
