@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from stackwarden.agent.logs.response import Action
 from stackwarden.server.auth import utcnow
 from stackwarden.server.db.agent_models import Agent, AgentEventRow, EnrollmentToken
-from tests.server.agent_helpers import alert, debian_root, enroll, event, gz, send
+from tests.server.agent_helpers import T0, alert, debian_root, enroll, event, gz, send
 from tests.server.conftest import Server, make_server
 from tests.vulndb.helpers import make_db, osv
 
@@ -375,3 +377,37 @@ def test_a_host_sbom_becomes_the_hosts_vulnerabilities(database_url: str,
         assert [(a["kind"], a["name"]) for a in assets] == [("host", "db-1")]
     finally:
         next(gen, None)
+
+
+def test_active_response_actions_land_in_the_audit_trail(server: Server) -> None:
+    """Each `response.action` an agent ships (block, skip, error) is one entry of the
+    hash-chained audit trail, however often the batch is retried."""
+    done = enroll(server)
+    credential = done["credential"]
+    decisions = [Action(T0, "block", "203.0.113.7", "offending address", "ssh", "a1", 600),
+                 Action(T0 + 1, "skip", "10.1.2.3", "inside admin network 10.0.0.0/8", "ssh",
+                        "a2"),
+                 Action(T0 + 2, "error", "203.0.113.8", "nft add element failed: …", "ssh",
+                        "a3")]
+    batch = [event(n, "response.action", asdict(a)) for n, a in enumerate(decisions, 1)]
+    bad = event(9, "response.action", {**asdict(decisions[0]), "action": "ban"})
+    answer = send(server, credential, [*batch, bad]).json()
+    assert (answer["accepted"], [r["id"] for r in answer["rejected"]]) == (3, [bad["id"]])
+    assert send(server, credential, batch).json()["duplicates"] == 3  # a retry: audited once
+
+    def audited() -> list[dict[str, Any]]:
+        items = server.get("/api/v1/audit/entries", params={"limit": 1000}).json()["items"]
+        return [e for e in items if e["action"].startswith("response.")]
+
+    entries = audited()
+    actor, obj = f"agent:{done['agent_uid']}", f"agent:{done['agent_id']}"
+    assert [(e["action"], e["actor"], e["object"], e["details"]["address"])
+            for e in entries] == [("response.block", actor, obj, "203.0.113.7"),
+                                  ("response.skip", actor, obj, "10.1.2.3"),
+                                  ("response.error", actor, obj, "203.0.113.8")]
+    assert entries[0]["details"]["timeout"] == 600
+    assert entries[1]["details"]["reason"] == "inside admin network 10.0.0.0/8"
+    assert entries[0]["details"]["event_id"] == batch[0]["id"]
+    assert entries[0]["details"]["host"] == "web-1"
+    verified = server.get("/api/v1/audit/verify").json()
+    assert verified["ok"] is True and verified["entries"] >= 3
