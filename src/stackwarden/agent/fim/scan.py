@@ -290,9 +290,9 @@ def _executor(workers: int, kind: str) -> Executor:
 def _fork_safe() -> bool:
     """fork is cheapest, but forking a process that runs other threads can copy a held lock
     into the child: then workers start clean from a fork server."""
-    import threading
+    from stackwarden.core.forking import can_fork
 
-    return threading.active_count() == 1
+    return can_fork()
 
 
 def record_tree(roots: Iterable[str], options: FimOptions, notes: list[ScanNote], *,
