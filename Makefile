@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps clean
+.PHONY: demo demo-serve test system-deps clean
 
 $(BIN)/python:
 	./scripts/ensure-python-venv $(PYTHON)
@@ -20,6 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/stackwarden demo
+
+# the demo, then its dashboard on http://127.0.0.1:8080/ until Ctrl-C
+demo-serve: $(VENV)/.installed
+	$(BIN)/stackwarden demo --serve
 
 system-deps:
 	./scripts/install-system-deps

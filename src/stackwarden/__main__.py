@@ -2,4 +2,5 @@
 
 from stackwarden.cli.main import main
 
-main()
+if __name__ == "__main__":  # worker processes (forkserver, spawn) import this module again
+    main()

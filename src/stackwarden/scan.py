@@ -350,7 +350,9 @@ def _config_checks(artifact: Artifact, detectors: list[Detector], opts: ScanOpti
     if artifact.info.config and any(d.name == "misconfig" for d in detectors):
         from stackwarden.detect.misconfig import check_image_config
 
-        found += check_image_config(artifact.info.config, source=artifact.info.reference)
+        # A stable location (as the config secrets have): the same image under another reference
+        # or from the whole-image cache gives the same findings and fingerprints.
+        found += check_image_config(artifact.info.config, source="image-config/config.json")
     return found
 
 

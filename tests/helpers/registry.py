@@ -290,7 +290,8 @@ class Registry:
 
 
 def _config(port: int, storage: Path, tls: TLSFiles | None, htpasswd: Path | None,
-            token: TokenServer | None) -> dict[str, Any]:
+            token: TokenServer | None, notify: list[dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
     http: dict[str, Any] = {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)}
     if tls is not None:
         http["tls"] = {"certificate": str(tls.cert), "key": str(tls.key)}
@@ -307,21 +308,28 @@ def _config(port: int, storage: Path, tls: TLSFiles | None, htpasswd: Path | Non
         config["auth"] = {"token": {"realm": token.realm, "service": token.service,
                                     "issuer": token.issuer,
                                     "rootcertbundle": str(token.rootcertbundle)}}
+    if notify:
+        config["notifications"] = {"endpoints": notify}
     return config
 
 
 @contextmanager
 def run_registry(workdir: Path, *, tls: TLSFiles | None = None, htpasswd: Path | None = None,
-                 token: TokenServer | None = None) -> Iterator[Registry]:
-    """Run docker-registry on a random loopback port until the context exits."""
+                 token: TokenServer | None = None, port: int | None = None,
+                 notify: list[dict[str, Any]] | None = None) -> Iterator[Registry]:
+    """Run docker-registry on a loopback port (random unless given) until the context exits.
+
+    `notify`: notification endpoints (docker-registry's `notifications.endpoints` entries).
+    """
     binary = require_registry_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     storage = workdir / "storage"
     storage.mkdir(exist_ok=True)
+    chosen = port
     for _attempt in range(3):  # another process may grab the port between probe and bind
-        port = free_port()
+        port = chosen or free_port()
         config = workdir / "config.yml"
-        config.write_text(yaml.safe_dump(_config(port, storage, tls, htpasswd, token)))
+        config.write_text(yaml.safe_dump(_config(port, storage, tls, htpasswd, token, notify)))
         log = workdir / "registry.log"
         with open(log, "wb") as log_handle:
             process = subprocess.Popen([binary, "serve", str(config)], stdout=log_handle,

@@ -3,7 +3,6 @@ sorts and filters, and nothing injected ever executes."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,23 +10,14 @@ from typing import Any
 import pytest
 
 from stackwarden.report import render_scan
-from tests.helpers.env import unavailable
+from tests.helpers.browser import system_chromium
 from tests.report.sample import sample_result
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install -e '.[test]')")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        unavailable("no system Chromium (scripts/install-system-deps installs it)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    with system_chromium() as instance:
         yield instance
-        instance.close()
 
 
 def test_sort_filter_and_nothing_executes(browser: Any, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import shutil
 from pathlib import Path
 
 from stackwarden.artifact.build import ImageSpec, LayerFile, layer_tar, write_oci_layout
@@ -50,7 +51,14 @@ def test_only_what_the_image_ships_is_misconfigured(tmp_path: Path) -> None:
     paths = {f.location.path for f in _misconfigs(result)}
     assert "/app/pod.yaml" in paths
     assert "/app/Dockerfile" not in paths  # deleted by the top layer: not run by the image
-    assert any(not p.startswith("/") for p in paths)  # the image config (User root)
+    assert "image-config/config.json" in paths  # the image config (User root)
+    # The same image under another name, answered from the whole-image cache: same locations.
+    shutil.copytree(tmp_path / "img", tmp_path / "renamed")
+    again = scan(f"oci-dir:{tmp_path / 'renamed'}", scanners=("misconfig",),
+                 scan_options=ScanOptions(cache_dir=tmp_path / "cache"))
+    assert again.timings.get("cached_image") == 1.0
+    assert {f.fingerprint for f in _misconfigs(again)} == {
+        f.fingerprint for f in _misconfigs(result)}
 
 
 def test_terraform_module_and_suppression_in_a_directory(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from tests.server.conftest import ADMIN_PASSWORD, Server
 from tests.server.helpers import finding, report
 
 OPEN = {"/healthz", "/readyz"}
-LOGIN = "/api/v1/auth/login"  # where credentials are exchanged for a token
+# where credentials are exchanged for a token (a password; an agent's enrollment token)
+EXCHANGE = {"/api/v1/auth/login", "/api/v1/agents/enroll"}
 
 
 def test_nothing_answers_without_authentication(server: Server) -> None:
@@ -25,7 +26,7 @@ def test_nothing_answers_without_authentication(server: Server) -> None:
         r = server.client.request(method.upper(), url)
         if path in OPEN:
             assert r.status_code == 200, (method, path)
-        elif path == LOGIN:
+        elif path in EXCHANGE:
             assert r.status_code == 422  # no credentials, nothing answered
         else:
             assert r.status_code == 401, (method, path, r.status_code)

@@ -12,6 +12,9 @@ from tests.server.conftest import Server
 
 # Signing out or revoking a token would revoke the admin token the run uses.
 SKIP = re.compile(r"^/api/v1/(auth/logout|tokens/\{token_id\})$")
+# Watching a registry makes the server contact the generated host name: nothing leaves this
+# machine (tests/server/test_registry_watch_bad.py covers that route's input instead).
+SKIP_OPERATIONS = {("POST", "/api/v1/registries")}
 EXAMPLES = 5  # per operation and backend: bounded, so the suite stays fast
 
 
@@ -22,7 +25,8 @@ def test_no_server_errors(server: Server) -> None:
     assert len(operations) > 20
     tested = 0
     for operation in operations:
-        if SKIP.match(operation.path):
+        if SKIP.match(operation.path) or (operation.method.upper(),
+                                          operation.path) in SKIP_OPERATIONS:
             continue
 
         @given(case=operation.as_strategy())
@@ -33,4 +37,4 @@ def test_no_server_errors(server: Server) -> None:
 
         no_5xx()
         tested += 1
-    assert tested == len(operations) - 2
+    assert tested == len(operations) - 2 - len(SKIP_OPERATIONS)

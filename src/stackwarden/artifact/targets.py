@@ -27,6 +27,8 @@ class TargetOptions:
     password: str | None = None
     insecure: bool = False
     docker_config: Path | None = None
+    ca_bundle: Path | None = None  # registries: extra CAs to trust (PEM file)
+    retries: int = 3  # registries: retries after connection errors, 429 and 5xx
     limits: Limits = DEFAULT_LIMITS
     progress: Callable[[str, int, int], None] | None = field(default=None, compare=False)
     lazy: bool = False  # images: read layers only when a file is first needed
@@ -100,6 +102,8 @@ def image_source(scheme: str, value: str, target: str, options: TargetOptions) -
                                                       password=options.password,
                                                       insecure=options.insecure,
                                                       docker_config=options.docker_config,
+                                                      ca_bundle=options.ca_bundle,
+                                                      retries=options.retries,
                                                       timeout=options.limits.network_timeout))
     path, tag = _path_and_tag(value)
     if not path.exists():

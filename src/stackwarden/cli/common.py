@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -44,6 +45,21 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, source: str) -> float:
+    """`90`, `90s`, `15m`, `1h`, `7d` -> seconds (a UsageError naming `source` otherwise)."""
+    raw = text.strip().lower()
+    try:
+        if raw[-1:] in DURATION_UNITS:
+            return float(raw[:-1]) * DURATION_UNITS[raw[-1]]
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a duration (e.g. 90s, 15m, 1h, 7d)",
+                         source=source) from None
+
+
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
@@ -81,6 +97,15 @@ def _stage(data: bytes, path: Path) -> str:
                           source=str(path)) from exc
 
 
+def _special(path: Path) -> bool:
+    """An existing path that is not a regular file (a device such as /dev/null, a FIFO): a
+    rename over it would replace it (as root, /dev/null would become a regular file)."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def check_output_paths(paths: list[Path | None]) -> None:
     """Fail fast (usage error) when a report could never be written there: no such directory,
     or the name is a directory. Checked before a long scan; writing can still fail later."""
@@ -98,18 +123,18 @@ def check_output_paths(paths: list[Path | None]) -> None:
 def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     """Write several reports: every file is staged (written and synced beside its target) first,
     then all are renamed into place, then stdout is written. If any file cannot be staged, no
-    report is written; a target name never holds a partial report."""
+    report is written; a target name never holds a partial report. A target that exists and
+    is not a regular file (`/dev/null`, a fifo) is written to in place, never replaced."""
     staged: list[tuple[str, Path]] = []
-    streams: list[tuple[bytes, Path]] = []
+    special: list[tuple[bytes, Path]] = []
     try:
         for data, path in outputs:
             if path is not None and str(path) != "-":
                 if path.is_dir():
                     raise ReportError("cannot write the report: it is a directory",
                                       source=str(path))
-                if path.exists() and not path.is_file():
-                    # /dev/null, /dev/stdout, a named pipe: written to, never renamed over
-                    streams.append((data, path))
+                if _special(path):  # /dev/null, a FIFO: write into it, never replace it
+                    special.append((data, path))
                     continue
                 staged.append((_stage(data, path), path))
         for tmp, path in staged:
@@ -121,9 +146,9 @@ def write_outputs(outputs: list[tuple[bytes, Path | None]]) -> None:
     finally:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
-    for data, path in streams:
+    for data, path in special:
         try:
-            with open(path, "wb") as handle:
+            with path.open("wb") as handle:
                 handle.write(data)
         except OSError as exc:
             raise ReportError(f"cannot write the report: {exc.strerror or exc}",

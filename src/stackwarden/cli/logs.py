@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from stackwarden.cli.common import handle_errors, stderr, write_output
+from stackwarden.cli.common import handle_errors, parse_duration, stderr, write_output
 from stackwarden.core.errors import UsageError
-
-if TYPE_CHECKING:
-    from stackwarden.agent.logs.events import LogSource
 
 app = typer.Typer(help="Inspect logs with Sigma rules (built-in or your own).",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -33,36 +30,21 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     from stackwarden.agent.logs.sigma.ruleset import CorrelationOverride
 
     wanted: dict[str, dict[str, float]] = {}
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     for item in items:
         key, sep, raw = item.partition("=")
         rule, dot, attribute = key.rpartition(".")
         if not sep or not dot or attribute not in ("threshold", "timespan"):
             raise UsageError(f"--set expects RULE.threshold=N or RULE.timespan=DURATION, "
                              f"got {item!r}")
-        try:
-            if attribute == "timespan" and raw[-1:] in units:
-                value = float(raw[:-1]) * units[raw[-1]]
-            else:
+        if attribute == "timespan":
+            value = parse_duration(raw, f"--set {key}")
+        else:
+            try:
                 value = float(raw)
-        except ValueError:
-            raise UsageError(f"--set {key}: {raw!r} is not a number") from None
+            except ValueError:
+                raise UsageError(f"--set {key}: {raw!r} is not a number") from None
         wanted.setdefault(rule, {})[attribute] = value
     return {rule: CorrelationOverride(**attrs) for rule, attrs in wanted.items()}
-
-
-def parse_logsource(text: str) -> LogSource:
-    """`product=cisco,service=aaa` -> LogSource."""
-    from stackwarden.agent.logs.events import LogSource
-
-    parts: dict[str, str] = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or key.strip() not in ("product", "category", "service"):
-            raise UsageError(f"--logsource expects product=…,category=…,service=…, got {text!r}")
-        parts[key.strip()] = value.strip()
-    services = frozenset({parts["service"]}) if parts.get("service") else frozenset()
-    return LogSource(parts.get("product") or None, parts.get("category") or None, services)
 
 
 @app.command("check")
@@ -104,6 +86,7 @@ def check(
         default_settings,
         load_ruleset,
     )
+    from stackwarden.agent.logs.events import parse_logsource
     from stackwarden.agent.logs.render import render_json, render_table, summary
 
     if output_format not in ("json", "table"):

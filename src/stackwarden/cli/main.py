@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from stackwarden.cli import audit, cache, config, db, logs, malware, secrets, server
+from stackwarden.cli import (
+    admission,
+    agent,
+    audit,
+    cache,
+    compliance,
+    config,
+    db,
+    fim,
+    inventory,
+    logs,
+    malware,
+    registry,
+    secrets,
+    server,
+)
 from stackwarden.cli.demo import demo
 from stackwarden.cli.sbom import sbom
 from stackwarden.cli.scan import scan
@@ -32,6 +47,12 @@ app.command("worker")(server.worker)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(logs.app, name="logs")
+app.add_typer(admission.app, name="admission")
+app.add_typer(registry.app, name="registry")
+app.add_typer(agent.app, name="agent")
+app.add_typer(fim.app, name="fim")
+app.add_typer(inventory.app, name="inventory")
+app.add_typer(compliance.app, name="compliance")
 
 
 def main() -> None:

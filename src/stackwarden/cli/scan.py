@@ -180,7 +180,8 @@ def scan(
     if server and token:
         from stackwarden.server.client import upload_report
 
-        sent = upload_report(server, token, render_scan(result, "json"))
+        sent = upload_report(server, token, render_scan(result, "json"),
+                             gate=decision.to_dict())
         stderr.print(f"uploaded to {server}: scan {sent.get('scan_id')}, {sent.get('new')} new, "
                      f"{sent.get('fixed')} fixed", highlight=False, markup=False)
     for warning in result.warnings:

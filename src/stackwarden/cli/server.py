@@ -54,13 +54,18 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
+    settings = settings_from(config, host=host, port=port, database_url=database_url,
+                             broker_url=broker, data_dir=data_dir,
+                             migrate_on_start=False if no_migrate else None)
+    run_server(settings, workers)
+
+
+def run_server(settings: Any, workers: int = 1) -> None:
+    """Migrate once, then serve the API and dashboard with uvicorn until interrupted."""
     import uvicorn
 
     from stackwarden.server.context import ServerContext
 
-    settings = settings_from(config, host=host, port=port, database_url=database_url,
-                             broker_url=broker, data_dir=data_dir,
-                             migrate_on_start=False if no_migrate else None)
     if settings.migrate_on_start:  # once, here, before any API process starts
         ServerContext.open(settings, migrate=True).close()
     # The API processes read their settings from the environment (uvicorn starts them).
@@ -166,3 +171,110 @@ def worker(
     celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}",
                         "--pool=threads", "-Q", settings.job_queue, "--without-gossip",
                         "--without-mingle"])
+
+
+enroll_app = typer.Typer(help="One-time, expiring tokens host agents enroll with "
+                         "(docs/agent.md).", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(enroll_app, name="enroll-token")
+RemoteServer = Annotated[str | None, typer.Option(
+    "--server", help="Manage the tokens of this running server through its API (needs "
+    "--token) instead of opening the database.")]
+AdminToken = Annotated[str | None, typer.Option(
+    "--token", envvar="STACKWARDEN_TOKEN", help="An admin API token, for --server.")]
+
+
+def _remote(server: str, token: str | None, method: str, path: str,
+            body: dict[str, Any] | None = None) -> Any:
+    from stackwarden.server.client import call_api
+
+    if not token:
+        raise UsageError("--server needs --token (or STACKWARDEN_TOKEN)", source="--token")
+    return call_api(server, token, method, f"/api/v1/agents/enrollment-tokens{path}", body=body)
+
+
+def _local(config: Path | None, database_url: str | None, data_dir: Path | None,
+           action: Any) -> Any:
+    from stackwarden.server.context import ServerContext
+    from stackwarden.server.errors import ApiError
+
+    settings = settings_from(config, database_url=database_url, data_dir=data_dir)
+    context = ServerContext.open(settings, migrate=True)
+    try:
+        with context.db.transaction() as session:
+            return action(session, context)
+    except ApiError as exc:
+        raise UsageError(exc.message) from None
+    finally:
+        context.close()
+
+
+@enroll_app.command("create")
+@handle_errors
+def enroll_token_create(
+    expires: Annotated[str, typer.Option(
+        "--expires", help="How long it stays usable: 90s, 15m, 1h, 7d (at most 30d).")] = "1h",
+    name: Annotated[str, typer.Option(help="A note saying what it is for.")] = "",
+    server: RemoteServer = None, token: AdminToken = None,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None, config: Config = None,
+) -> None:
+    """Create a one-time enrollment token and print it (shown only now).
+
+    An agent spends it with `stackwarden agent enroll --server URL --token TOKEN`; it cannot be used twice, nor after it expires.
+    """
+    from stackwarden.cli.common import parse_duration
+    from stackwarden.server.agents.enroll import create_enrollment_token, enrollment_token_to_dict
+
+    seconds = parse_duration(expires, "--expires")
+    if server:
+        made = _remote(server, token, "POST", "", {"expires_in": seconds, "name": name})
+    else:
+        def action(session: Any, context: Any) -> dict[str, Any]:
+            row, secret = create_enrollment_token(session, "cli", context.audit,
+                                                  expires_in=seconds, name=name)
+            return {**enrollment_token_to_dict(row), "token": secret}
+        made = _local(config, database_url, data_dir, action)
+    stderr.print(f"enrollment token {made['id']} expires at {made['expires_at']} (single use; "
+                 "shown once):", markup=False, soft_wrap=True)
+    typer.echo(made["token"])
+
+
+@enroll_app.command("list")
+@handle_errors
+def enroll_token_list(
+    server: RemoteServer = None, token: AdminToken = None,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None, config: Config = None,
+) -> None:
+    """List enrollment tokens and their state (usable, used, expired, revoked)."""
+    from sqlalchemy import select
+
+    from stackwarden.server.agents.enroll import enrollment_token_to_dict
+    from stackwarden.server.db.agent_models import EnrollmentToken
+
+    if server:
+        items = _remote(server, token, "GET", "")["items"]
+    else:
+        items = _local(config, database_url, data_dir, lambda session, _ctx: [
+            enrollment_token_to_dict(r) for r in session.execute(
+                select(EnrollmentToken).order_by(EnrollmentToken.id.desc())).scalars()])
+    for item in items:
+        typer.echo(f"{item['id']}\t{item['state']}\texpires {item['expires_at']}\t"
+                   f"{item['name']}" + (f"\tused by {item['used_by']}" if item["used_by"] else ""))
+
+
+@enroll_app.command("revoke")
+@handle_errors
+def enroll_token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (from `list`).", min=1)],
+    server: RemoteServer = None, token: AdminToken = None,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None, config: Config = None,
+) -> None:
+    """Make an enrollment token unusable."""
+    from stackwarden.server.agents.enroll import enrollment_token_to_dict, revoke_enrollment_token
+
+    if server:
+        done = _remote(server, token, "DELETE", f"/{token_id}")
+    else:
+        done = _local(config, database_url, data_dir, lambda session, ctx: (
+            enrollment_token_to_dict(revoke_enrollment_token(session, token_id, "cli",
+                                                             ctx.audit))))
+    typer.echo(f"enrollment token {done['id']}: {done['state']}")

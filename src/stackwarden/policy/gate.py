@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from stackwarden.core.findings import Finding, FindingKind, Severity
 from stackwarden.policy.loader import Fields, load_yaml, parse_severity
@@ -120,6 +121,12 @@ class GateDecision:
         """The first rule that failed."""
         return self.failed[0].rule if self.failed else None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as the server stores it (`gate` key of an uploaded report)."""
+        return {"passed": self.passed, "failed": [
+            {"rule": o.rule, "message": o.message, "origin": o.origin,
+             "findings": len(o.findings)} for o in self.failed]}
+
     def summary(self) -> list[str]:
         """One line per failed rule, for the terminal."""
         return [f"gate failed: {o.rule}" + (f" ({o.origin})" if o.origin else "")
@@ -181,23 +188,30 @@ def load_policy_file(path: Path) -> PolicyFile:
     ignore_file = top.text("ignore_file")
     vex = tuple(base / v for v in top.texts("vex"))
     gate_raw = top.node.get("gate")
-    if gate_raw is None:
-        return PolicyFile(path, GatePolicy(origin=str(path)),
-                          base / ignore_file if ignore_file else None, vex)
-    gate = Fields(path, gate_raw, "the 'gate' section", top.line)
-    gate.only(("fail_on", "exit_code", "max_db_age_days", "rules"))
+    policy = GatePolicy(origin=str(path)) if gate_raw is None else \
+        parse_gate_section(path, gate_raw, top.line)
+    return PolicyFile(path, policy, base / ignore_file if ignore_file else None, vex)
+
+
+def parse_gate_section(path: Path, raw: object, parent_line: int = 0, *,
+                       keys: tuple[str, ...] = ("fail_on", "exit_code", "max_db_age_days",
+                                                "rules")) -> GatePolicy:
+    """A `gate:` mapping (`fail_on`, `rules`, …) of a policy file; errors name `file:line`.
+
+    `keys` narrows what the mapping may hold (the admission policy's image gate has no
+    exit code or database age)."""
+    gate = Fields(path, raw, "the 'gate' section", parent_line)
+    gate.only(keys)
     rules: list[Rule] = []
     fail_on = gate.severity("fail_on")
     if fail_on is not None:
         rules.append(fail_on_rule(fail_on, gate.where("fail_on")))
     names: set[str] = {r.name for r in rules}
-    rules += [_rule(path, raw, line, names) for raw, line in gate.items("rules")]
+    rules += [_rule(path, item, line, names) for item, line in gate.items("rules")]
     exit_code = gate.number("exit_code", minimum=0, maximum=255, integer=True)
-    policy = GatePolicy(rules=tuple(rules),
-                        max_db_age_days=gate.number("max_db_age_days"),
-                        exit_code=DEFAULT_EXIT_CODE if exit_code is None else int(exit_code),
-                        origin=str(path))
-    return PolicyFile(path, policy, base / ignore_file if ignore_file else None, vex)
+    return GatePolicy(rules=tuple(rules), max_db_age_days=gate.number("max_db_age_days"),
+                      exit_code=DEFAULT_EXIT_CODE if exit_code is None else int(exit_code),
+                      origin=str(path))
 
 
 def with_flags(policy: GatePolicy, *, fail_on: str | None = None,
@@ -223,7 +237,8 @@ def with_flags(policy: GatePolicy, *, fail_on: str | None = None,
     return gate
 
 
-def _describe(findings: list[Finding]) -> str:
+def describe_findings(findings: list[Finding]) -> str:
+    """`N findings: ID (subject), …` (the first three), for gate messages."""
     shown = ", ".join(f"{f.id} ({subject_text(f)})" for f in findings[:3])
     more = f" and {len(findings) - 3} more" if len(findings) > 3 else ""
     return f"{len(findings)} finding{'s' if len(findings) != 1 else ''}: {shown}{more}"
@@ -237,7 +252,7 @@ def evaluate_gate(result: ScanResult, policy: GatePolicy,
     for rule in policy.rules:
         hits = [f for f in result.findings if rule.when.matches(f)]
         if hits:
-            outcome = RuleOutcome(rule.name, _describe(hits), rule.origin, tuple(hits))
+            outcome = RuleOutcome(rule.name, describe_findings(hits), rule.origin, tuple(hits))
             (failed if rule.action == "fail" else warned).append(outcome)
     if policy.max_db_age_days is not None and ("vuln" in result.scanners or result.database):
         built = result.database.get("built_at", "")

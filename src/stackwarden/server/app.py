@@ -13,11 +13,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from stackwarden import __version__
-from stackwarden.server.api import assets, audit, auth, findings, jobs, scans, users
+from stackwarden.server.api import (
+    admission,
+    agents,
+    assets,
+    audit,
+    auth,
+    findings,
+    hosts,
+    jobs,
+    registries,
+    scans,
+    users,
+)
 from stackwarden.server.api.deps import requires
 from stackwarden.server.context import ServerContext
 from stackwarden.server.errors import ApiError
@@ -34,22 +46,44 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None = None,
-               *, start_runner: bool = True) -> FastAPI:
-    """Build the API; opens (and migrates) the database unless a context is given."""
+               *, start_runner: bool = True, start_notifier: bool | None = None) -> FastAPI:
+    """Build the API; opens (and migrates) the database unless a context is given.
+
+    `start_notifier` (default: as `start_runner`): run the notification dispatcher thread.
+    """
     own_ctx = ctx is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context: ServerContext = app.state.ctx
+        notifier = None
+        if start_runner if start_notifier is None else start_notifier:
+            from stackwarden.server.notify import Dispatcher
+
+            notifier = Dispatcher(context).start()
         if start_runner and context.runner is None:
             from stackwarden.server.jobs import InProcessRunner, make_runner
 
             context.runner = make_runner(context)
             if isinstance(context.runner, InProcessRunner):
                 context.runner.resume()
+        from stackwarden.server.agents.watch import SilenceWatch
+
+        watcher = None
+        if start_runner and context.settings.registry_watch:
+            from stackwarden.server.registry_scheduler import WatchScheduler
+
+            watcher = WatchScheduler(context)
+            watcher.start()
+        watch = SilenceWatch(context).start()
         try:
             yield
         finally:
+            if notifier is not None:
+                notifier.close()
+            watch.close()
+            if watcher is not None:
+                watcher.stop()
             if own_ctx:
                 context.close()
             elif start_runner and context.runner is not None:
@@ -64,8 +98,12 @@ def create_app(settings: ServerSettings | None = None, ctx: ServerContext | None
                   "endpoint but /healthz and /readyz needs `Authorization: Bearer swt_…`.")
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(ctx.db)
-    for module in (auth, users, scans, assets, findings, jobs, audit):
+    for module in (auth, users, scans, assets, findings, jobs, audit, admission, registries,
+                   agents, hosts):
         app.include_router(module.router, prefix=API)
+    from stackwarden.server.web import install as install_dashboard
+
+    install_dashboard(app)
     _install_errors(app)
     _install_operational(app, ctx, metrics)
     return app
@@ -121,21 +159,30 @@ def _install_operational(app: FastAPI, ctx: ServerContext, metrics: Metrics) -> 
 
 
 def _install_errors(app: FastAPI) -> None:
+    from stackwarden.server.web.core import is_page_request, render_error
+
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        if is_page_request(request):
+            return render_error(request, exc.status, exc.message)
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # Never echo the submitted value: it may be a password or a token.
         problems = [{"loc": ".".join(str(p) for p in err.get("loc", ())),
                      "msg": str(err.get("msg", ""))} for err in exc.errors()[:20]]
         first = problems[0] if problems else {"loc": "", "msg": "invalid request"}
+        if is_page_request(request):
+            return render_error(request, 422, f"{first['loc']}: {first['msg']}")
         return _error(422, "invalid_request", f"{first['loc']}: {first['msg']}",
                       problems=problems)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if is_page_request(request) and exc.status_code in (404, 405):
+            return render_error(request, exc.status_code, "no such page" if
+                                exc.status_code == 404 else "method not allowed")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         response = _error(exc.status_code, code, str(exc.detail))
         for key, value in (exc.headers or {}).items():
@@ -146,6 +193,13 @@ def _install_errors(app: FastAPI) -> None:
     async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
         # two submissions raced for the same new row; the loser's transaction rolled back whole
         return _error(409, "conflict", "a concurrent change conflicted with this one; retry")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite takes: NUL characters, unpaired surrogates, numbers out
+        # of range. The client sent it; the transaction rolled back whole.
+        return _error(422, "unstorable_value", "the request holds a value the database cannot "
+                      "store (a NUL character, invalid text or an out-of-range number)")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

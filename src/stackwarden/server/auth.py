@@ -22,8 +22,11 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "security-engineer": frozenset({"scan:submit", "read", "triage", "agent"}),
     "developer": frozenset({"scan:submit", "read"}),
     "auditor": frozenset({"read"}),  # reads everything, exports evidence, changes nothing
+    # an enrolled host agent's service user (no password): ships events, reads its config
+    "agent": frozenset({"agent"}),
 }
-ROLES = tuple(ROLE_SCOPES)
+AGENT_ROLE = "agent"
+ROLES = tuple(r for r in ROLE_SCOPES if r != AGENT_ROLE)  # the roles a person can be given
 EVIDENCE_ROLES = frozenset({"admin", "auditor"})
 TOKEN_PREFIX = "swt_"
 _hasher = PasswordHasher()
@@ -56,7 +59,8 @@ def validate_password(password: str) -> None:
                           code="weak_password", status=422)
 
 
-def _secret_hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """What is stored of a token's secret (API and enrollment tokens)."""
     # Tokens are 256-bit random: a fast hash is enough (nothing to brute-force), and every
     # request checks one, so Argon2 here would cost ~50 ms a call for nothing.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -79,7 +83,7 @@ def issue_token(session: Session, user: User, name: str, scopes: list[str], *,
     if beyond:
         raise forbidden(f"role {user.role} cannot hold scope(s) {', '.join(beyond)}")
     secret = secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, kind=kind, secret_hash=_secret_hash(secret),
+    row = ApiToken(user_id=user.id, name=name, kind=kind, secret_hash=secret_hash(secret),
                    scopes=" ".join(scopes), created_at=utcnow(), expires_at=expires_at)
     session.add(row)
     session.flush()
@@ -116,7 +120,7 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise unauthorized("invalid token")
     row = session.get(ApiToken, int(ident))
     now = utcnow()
-    if (row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret))
+    if (row is None or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
             or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now)):
         raise unauthorized("invalid, expired or revoked token")
     user = session.get(User, row.user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -31,9 +32,17 @@ def _reason(response: httpx.Response) -> str:
 
 
 def upload_report(url: str, token: str, report: bytes, *, wait: bool = True,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """POST a JSON scan report to `url`/api/v1/scans; returns the server's answer."""
+                  timeout: float = DEFAULT_TIMEOUT, gate: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """POST a JSON scan report to `url`/api/v1/scans; returns the server's answer.
+
+    `gate`: the pipeline gate's decision, sent with the report (the dashboard's pass rate).
+    """
     base = _base(url)
+    if gate is not None:
+        doc = json.loads(report)
+        doc["gate"] = gate
+        report = json.dumps(doc, ensure_ascii=False).encode()
     try:
         response = httpx.post(f"{base}/api/v1/scans", content=report,
                               params={"wait": str(wait).lower()}, timeout=timeout,
@@ -58,3 +67,17 @@ def download(url: str, token: str, path: str, *, timeout: float = DEFAULT_TIMEOU
     if response.status_code != 200:
         raise UploadError(f"request refused: {_reason(response)}", source=base)
     return response.content
+
+
+def call_api(url: str, token: str, method: str, path: str, *, body: Any = None,
+             params: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """One JSON API call (`path` under the server URL); the answer's JSON, None for 204."""
+    base = _base(url)
+    try:
+        response = httpx.request(method, f"{base}{path}", json=body, params=params,
+                                 timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise UploadError(f"cannot reach the server: {type(exc).__name__}", source=base) from None
+    if response.status_code >= 400:
+        raise UploadError(f"request refused: {_reason(response)}", source=f"{method} {path}")
+    return None if response.status_code == 204 or not response.content else response.json()

@@ -124,7 +124,8 @@ class IngestResult:
                 "report_sha256": self.report_sha256}
 
 
-def _upsert_asset(session: Session, ident: AssetIdentity) -> Asset:
+def upsert_asset(session: Session, ident: AssetIdentity) -> Asset:
+    """The asset with this identity (created when new), its tags refreshed."""
     query = select(Asset).where(Asset.kind == ident.kind, Asset.key == ident.key)
     asset = session.execute(query).scalar_one_or_none()
     if asset is None:
@@ -166,7 +167,7 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
     report = parsed.report
     now = utcnow()
     ident = asset_identity(report)
-    asset = _upsert_asset(session, ident)
+    asset = upsert_asset(session, ident)
     kinds = sorted({SCANNER_KINDS.get(s, s) for s in report.scanners}
                    | {f.kind for f in report.findings})
     sha = hashlib.sha256(data).hexdigest()
@@ -226,6 +227,9 @@ def ingest_report(session: Session, data: bytes, actor: str, log: Any,
                           counts["open"], len(gone), len(report.findings) - len(by_fp), sha)
     log.append(session, actor, "scan.submit", f"scan:{scan.id}",
                {**result.to_dict(), "asset": f"{ident.kind}:{ident.key}"})
+    from stackwarden.server.post_ingest import after_ingest  # scores, gate, notifications
+
+    after_ingest(session, scan, asset, parsed)
     return result
 
 

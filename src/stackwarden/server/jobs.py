@@ -181,3 +181,4 @@ def job_to_dict(job: Job) -> dict[str, Any]:
 
 
 from stackwarden.server import tasks as _tasks  # noqa: F401  (registers the task functions)
+from stackwarden.server import registry_scan as _registry_tasks  # noqa: E402,F401

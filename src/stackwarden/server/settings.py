@@ -47,6 +47,26 @@ class ServerSettings(BaseSettings):
     job_threads: Annotated[int, Field(gt=0)] = 2  # in-process runner
     vulndb_path: Path | None = None  # for re-matching SBOMs; empty: the scanner's default
     log_level: str = "info"
+    # registry monitoring (docs/registry-monitoring.md)
+    credentials_key: str = Field("", repr=False)  # base64 AES-256 key; empty: the key file
+    credentials_key_file: Path | None = None  # empty: data_dir/registry-credentials.key
+    registry_watch: bool = True  # the API process queues due sweeps and re-matches
+    registry_tick_seconds: Annotated[float, Field(gt=0)] = 30.0
+    registry_timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds, connect and each read
+    registry_retries: Annotated[int, Field(ge=0, le=10)] = 3  # after errors, 429 and 5xx
+    registry_backoff: Annotated[float, Field(ge=0)] = 1.0  # first wait; doubles each retry
+    scan_cache_dir: Path | None = None  # per-layer scan cache; empty: data_dir/scan-cache
+    # host agents (docs/agent.md)
+    agent_silent_seconds: Annotated[int, Field(gt=0)] = 300  # no word for this long: silent
+    agent_watch_seconds: Annotated[float, Field(gt=0)] = 30.0  # how often silence is checked
+    incident_window_seconds: Annotated[int, Field(gt=0)] = 3600  # alerts this close: one incident
+    # dashboard and notifications (docs/dashboard.md, docs/notifications.md)
+    public_url: str = ""  # how people reach the dashboard: links in notifications
+    cookie_secure: bool = True  # false only for plain-HTTP trials: browsers then send it in clear
+    notify_poll_seconds: Annotated[float, Field(gt=0)] = 5.0
+    notify_retry_seconds: Annotated[float, Field(gt=0)] = 30.0  # first back-off; x4 each retry
+    notify_max_attempts: Annotated[int, Field(gt=0, le=20)] = 6
+    notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
@@ -55,6 +75,14 @@ class ServerSettings(BaseSettings):
     def signing_key_path(self) -> Path:
         """The Ed25519 key file that signs audit checkpoints."""
         return self.signing_key or self.data_dir / "audit-signing-key.pem"
+
+    def credentials_key_path(self) -> Path:
+        """The file holding the key that seals registry credentials (made on first use)."""
+        return self.credentials_key_file or self.data_dir / "registry-credentials.key"
+
+    def scan_cache_path(self) -> Path:
+        """Where registry scans keep per-layer results (shared by workers on one host)."""
+        return self.scan_cache_dir or self.data_dir / "scan-cache"
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -24,14 +24,16 @@ def ingest_report_task(ctx: ServerContext, job: Job) -> dict[str, Any]:
 
 @task("rematch_sbom")
 def rematch_sbom_task(ctx: ServerContext, job: Job) -> dict[str, Any]:
-    """Match a stored SBOM against the server's vulnerability database and ingest the result."""
+    """Match a stored SBOM against the server's vulnerability database and ingest the result
+    (on the asset named by the `asset` parameter, e.g. an agent's host, if given)."""
     from stackwarden.catalog.sbom_import import read_sbom_document
-    from stackwarden.report.json_report import render_scan
+    from stackwarden.report.json_report import dump, scan_to_dict
     from stackwarden.scan import ScanResult
     from stackwarden.vulndb.match import match_sbom
     from stackwarden.vulndb.store import VulnDB, default_db_path
 
-    sbom_id = int(json.loads(job.params)["sbom_id"])
+    params = json.loads(job.params)
+    sbom_id = int(params["sbom_id"])
     with ctx.db.session() as session:
         row = session.get(Sbom, sbom_id)
         if row is None:
@@ -43,7 +45,10 @@ def rematch_sbom_task(ctx: ServerContext, job: Job) -> dict[str, Any]:
         database = dict(vdb.meta)
     result = ScanResult(target=f"sbom:{sbom_id}", sbom=sbom, findings=list(matched.findings),
                         scanners=("vuln",), database=database)
-    data = render_scan(result)
+    report = scan_to_dict(result)
+    if params.get("asset"):
+        report["asset"] = params["asset"]
+    data = dump(report)
     with ctx.db.transaction() as session:
         return ingest_report(session, data, job.submitted_by, ctx.audit).to_dict()
 

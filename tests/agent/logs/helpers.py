@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,10 @@ def simple_rule(detection: str, logsource: str = "product: linux", level: str = 
     body = "\n".join("    " + line for line in detection.strip("\n").splitlines())
     return (f"title: {title}\nid: {rule_id}\n{extra}logsource:\n    {logsource}\n"
             f"detection:\n{body}\nlevel: {level}\n")
+
+
+def sshd(i: int, ip: str = "203.0.113.7") -> str:
+    """An sshd failure logged now (so its incident is still open when the test reads it)."""
+    stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
+    return (f"{stamp} web1 sshd[{100 + i}]: Failed password for root from {ip} "
+            f"port {40000 + i} ssh2\n")

@@ -6,55 +6,21 @@ are tested on the same nft."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stackwarden.agent.logs.alerts import Alert
-from stackwarden.agent.logs.response import Blocker, ResponseSettings, jsonl_audit
-from tests.helpers.env import unavailable
-
-
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=30, check=check)
-
-
-@pytest.fixture()
-def namespaces() -> Iterator[tuple[str, str]]:
-    if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"):
-        unavailable("needs root, nft (nftables) and ip (iproute2)")
-    tag = uuid.uuid4().hex[:6]
-    agent, attacker = f"sw-agent-{tag}", f"sw-attk-{tag}"
-    created: list[str] = []
-    try:
-        for ns in (agent, attacker):
-            if sh("ip", "netns", "add", ns, check=False).returncode != 0:
-                unavailable("cannot create network namespaces here")
-            created.append(ns)
-        a, b = f"swa{tag}", f"swb{tag}"
-        sh("ip", "link", "add", a, "netns", agent, "type", "veth", "peer", "name", b,
-           "netns", attacker)
-        sh("ip", "-n", agent, "addr", "add", "192.0.2.1/24", "dev", a)
-        sh("ip", "-n", attacker, "addr", "add", "192.0.2.66/24", "dev", b)
-        for ns, dev in ((agent, a), (attacker, b)):
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        yield agent, attacker
-    finally:
-        for ns in created:
-            sh("ip", "netns", "del", ns, check=False)
-
-
-def reachable(attacker: str) -> bool:
-    done = sh("ip", "netns", "exec", attacker, "ping", "-c", "1", "-W", "1", "192.0.2.1",
-              check=False)
-    return done.returncode == 0
+from stackwarden.agent.logs.response import (
+    Blocker,
+    ResponseError,
+    ResponseSettings,
+    jsonl_audit,
+    resolve_addresses,
+)
+from tests.agent.logs.netns import reachable, sh
 
 
 def brute_force_alert(address: str) -> Alert:
@@ -65,8 +31,6 @@ def brute_force_alert(address: str) -> Alert:
 
 def test_blocks_the_brute_forcer_until_the_timeout(namespaces: tuple[str, str],
                                                     tmp_path: Path) -> None:
-    if not shutil.which("ping"):
-        unavailable("ping is needed")
     agent, attacker = namespaces
     audit = tmp_path / "response.jsonl"
     blocker = Blocker(ResponseSettings(enabled=True, timeout=3, netns=agent,
@@ -123,3 +87,48 @@ def test_off_by_default_and_only_chosen_rules(namespaces: tuple[str, str]) -> No
     other = Alert("x", "SQL injection attempts", "high", "event_count",
                   (("c-ip", "198.51.100.2"),), 1, 0.0, 0.0)
     assert on.handle([other]) == []  # not a rule chosen for blocking
+    chosen = Blocker(ResponseSettings(enabled=True, netns=agent, min_level="high"))
+    assert [(a.action, a.address) for a in chosen.handle([other])] == [
+        ("block", "198.51.100.2")]  # any rule at or above min_level
+
+
+def test_a_flushed_table_is_made_again_and_nft_failures_are_audited(
+        namespaces: tuple[str, str], tmp_path: Path) -> None:
+    agent, _ = namespaces
+    audit = tmp_path / "audit.jsonl"
+    blocker = Blocker(ResponseSettings(enabled=True, netns=agent), jsonl_audit(audit))
+    assert blocker.start() is None
+    sh("ip", "netns", "exec", agent, "nft", "flush", "ruleset")  # someone reset the firewall
+    assert blocker.block("198.51.100.3").action == "block"
+    assert "198.51.100.3" in blocker.blocked()
+    # a table of the same name made by hand, whose set has no timeouts: nft refuses the block
+    subprocess.run(["ip", "netns", "exec", agent, "nft", "-f", "-"], text=True,
+                   input="table inet custom {\n set blocked4 { type ipv4_addr; }\n"
+                         " chain input { type filter hook input priority 0; }\n}\n",
+                   capture_output=True, timeout=30, check=True)
+    broken = Blocker(ResponseSettings(enabled=True, netns=agent, table="custom"),
+                     jsonl_audit(audit))
+    assert broken.start() is None
+    failed = broken.block("198.51.100.4")
+    assert (failed.action, "failed" in failed.reason) == ("error", True), failed
+    assert [json.loads(line)["action"] for line in audit.read_text().splitlines()] == [
+        "block", "error"]
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://203.0.113.1:8443", ("203.0.113.1",)),
+    ("https://[2001:db8::1]/", ("2001:db8::1",)),
+    ("http://localhost:8000", "127.0.0.1"),
+])
+def test_the_servers_addresses_are_resolved(url: str, expected: object) -> None:
+    got = resolve_addresses(url)
+    assert got == expected if isinstance(expected, tuple) else expected in got
+
+
+@pytest.mark.parametrize("url,message", [
+    ("not a url", "has no host"),
+    ("https://no-such-host.invalid/", "cannot resolve the server"),
+])
+def test_unresolvable_servers_are_refused(url: str, message: str) -> None:
+    with pytest.raises(ResponseError, match=message):
+        resolve_addresses(url)

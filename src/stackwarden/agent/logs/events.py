@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stackwarden.core.errors import UsageError
+
 # Sigma's log source vocabulary (https://sigmahq.io/docs/basics/log-sources.html): a rule names
 # a product, a category and/or a service; an event carries one product, one category and every
 # service it belongs to (an sshd line read from auth.log through syslog is `sshd`, `auth` and
@@ -36,6 +38,18 @@ class LogSource:
 
 
 _WITH_SERVICES: dict[tuple[LogSource, tuple[str, ...]], LogSource] = {}
+
+
+def parse_logsource(text: str) -> LogSource:
+    """`product=cisco,service=aaa` -> LogSource (what raw/json input is declared to be)."""
+    parts: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in ("product", "category", "service"):
+            raise UsageError(f"--logsource expects product=…,category=…,service=…, got {text!r}")
+        parts[key.strip()] = value.strip()
+    services = frozenset({parts["service"]}) if parts.get("service") else frozenset()
+    return LogSource(parts.get("product") or None, parts.get("category") or None, services)
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs 4x, and one is made per line

@@ -3,8 +3,10 @@
 The set has a timeout, so a block expires by itself. An address is never blocked when it is
 loopback, unspecified, multicast or link-local, one of the StackWarden server's addresses,
 or inside a configured admin network; and it is never passed to nft unless it parses as an IP
-address (log fields are attacker-controlled). Every decision, block or skip, is handed to the
-audit callback (a JSON-lines file by default).
+address (log fields are attacker-controlled). Every decision (block, skip, or error when nft
+refused) is handed to the audit callback (a JSON-lines file by default). The agent's log
+collector drives a `Blocker` (`collectors.logs.response`): `start(server_url)` protects the
+server's addresses and creates the table; until it succeeds every decision is a skip naming why.
 
     table inet stackwarden {
         set blocked4 { type ipv4_addr; flags timeout; }
@@ -16,8 +18,10 @@ audit callback (a JSON-lines file by default).
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackwarden.agent.logs.alerts import Alert
+from stackwarden.agent.logs.alerts import Alert, level_rank
 from stackwarden.agent.logs.errors import LogError
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -43,6 +47,7 @@ class ResponseSettings:
     enabled: bool = False
     rules: frozenset[str] = frozenset({"stackwarden_ssh_brute_force",
                                        "6ff6c4cf-0a87-441a-a885-57db13fd0c77"})  # name or id
+    min_level: str | None = None  # alerts of any rule at this level or above are chosen too
     fields: tuple[str, ...] = ("src_ip", "c-ip")  # group-by fields holding the address
     timeout: int = 600  # seconds
     admin_networks: tuple[str, ...] = ()  # CIDRs never blocked
@@ -56,7 +61,7 @@ class Action:
     """One decision of the responder (audited)."""
 
     at: float
-    action: str  # "block" or "skip"
+    action: str  # "block", "skip" or "error" (nft refused the block)
     address: str
     reason: str
     rule_id: str
@@ -68,6 +73,34 @@ class Action:
 class _Never:
     networks: tuple[Network, ...]
     addresses: frozenset[Address] = field(default_factory=frozenset)
+
+
+def resolve_addresses(url: str, timeout: float = 5.0) -> tuple[str, ...]:
+    """The IP addresses of `url`'s host (a literal address as is); ResponseError when the
+    URL has no host or the name does not resolve within `timeout` seconds."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise ResponseError(f"the server URL {url[:200]!r} has no host")
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    pool = concurrent.futures.ThreadPoolExecutor(1)  # getaddrinfo has no timeout of its own
+    try:
+        found = pool.submit(socket.getaddrinfo, host, None).result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise ResponseError(f"cannot resolve the server {host!r}: no answer in "
+                            f"{timeout:g}s") from None
+    except OSError as exc:
+        raise ResponseError(f"cannot resolve the server {host!r}: {exc}") from None
+    finally:
+        pool.shutdown(wait=False)
+    return tuple(sorted({str(item[4][0]).partition("%")[0] for item in found}))
 
 
 def jsonl_audit(path: Path) -> Callable[[Action], None]:
@@ -88,6 +121,7 @@ class Blocker:
                  audit: Callable[[Action], None] | None = None) -> None:
         self.settings = settings
         self.audit = audit or (lambda action: None)
+        self.unavailable: str | None = None  # why blocks cannot happen now (skips say it)
         try:
             networks = tuple(ipaddress.ip_network(n, strict=False)
                              for n in settings.admin_networks)
@@ -97,6 +131,27 @@ class Blocker:
         self._never = _Never(networks, servers)
         if not settings.table.replace("_", "").isalnum():
             raise LogError(f"active response: bad nftables table name {settings.table!r}")
+
+    def protect(self, addresses: Iterable[str]) -> None:
+        """Never block these addresses (e.g. the server's, resolved at start)."""
+        try:
+            more = frozenset(ipaddress.ip_address(a) for a in addresses)
+        except ValueError as exc:
+            raise LogError(f"active response: bad allowlist entry: {exc}") from exc
+        self._never = _Never(self._never.networks, self._never.addresses | more)
+
+    def start(self, server_url: str = "") -> str | None:
+        """Protect the server's addresses and set up nft; None when ready, else why not (also
+        kept in `unavailable`, so decisions until the next successful start are skips)."""
+        try:
+            if server_url:
+                self.protect(resolve_addresses(server_url))
+            self.setup()
+        except LogError as exc:
+            self.unavailable = str(exc)
+        else:
+            self.unavailable = None
+        return self.unavailable
 
     # ------------------------------------------------------------------------------- nft
 
@@ -160,25 +215,40 @@ class Blocker:
         return actions
 
     def _chosen(self, alert: Alert) -> bool:
-        rules = self.settings.rules
+        rules, floor = self.settings.rules, self.settings.min_level
+        if floor is not None and level_rank(alert.level) >= level_rank(floor):
+            return True
         return alert.rule_id in rules or alert.rule_name in rules or alert.title in rules
 
     def block(self, text: str, alert: Alert | None = None) -> Action:
         """Block one address (unless the allowlist protects it); the action is audited."""
         rule_id, alert_id = (alert.rule_id, alert.alert_id) if alert else ("", "")
         address, reason = self._check(text)
-        if address is None or not self.settings.enabled:
-            action = Action(time.time(), "skip", text[:200],
-                            reason if address is None else "active response is disabled",
-                            rule_id, alert_id)
+        if address is None or not self.settings.enabled or self.unavailable:
+            if address is not None:
+                reason = ("active response is disabled" if not self.settings.enabled else
+                          f"active response unavailable: {self.unavailable}")
+            action = Action(time.time(), "skip", text[:200], reason, rule_id, alert_id)
         else:
-            name = "blocked4" if address.version == 4 else "blocked6"
-            self._nft(["add", "element", "inet", self.settings.table, name,
-                       f"{{ {address} timeout {int(self.settings.timeout)}s }}"])
-            action = Action(time.time(), "block", str(address), reason, rule_id, alert_id,
-                            int(self.settings.timeout))
+            try:
+                self._add(address)
+                action = Action(time.time(), "block", str(address), reason, rule_id, alert_id,
+                                int(self.settings.timeout))
+            except ResponseError as exc:
+                action = Action(time.time(), "error", str(address), str(exc)[:500], rule_id,
+                                alert_id)
         self.audit(action)
         return action
+
+    def _add(self, address: Address) -> None:
+        name = "blocked4" if address.version == 4 else "blocked6"
+        args = ["add", "element", "inet", self.settings.table, name,
+                f"{{ {address} timeout {int(self.settings.timeout)}s }}"]
+        try:
+            self._nft(args)
+        except ResponseError:  # the table was flushed (`nft flush ruleset`): make it again
+            self.setup()
+            self._nft(args)
 
     def _check(self, text: str) -> tuple[Address | None, str]:
         try:

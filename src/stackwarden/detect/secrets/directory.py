@@ -7,7 +7,6 @@ the scan runs are recorded as skipped, with the reason, and the scan goes on.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackwarden.core.errors import UsageError
+from stackwarden.core.forking import can_fork, forked_map
 from stackwarden.core.findings import Finding
 from stackwarden.core.models import Skipped
 from stackwarden.detect.secrets.detector import hit_to_finding
@@ -66,8 +66,7 @@ def scan_directory(root: str | Path, *, ruleset: RuleSet | None = None,
     files = list(_walk(base, result, engine))
     total = sum(size for _, _, size in files)
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and total >= _PARALLEL_MIN_BYTES and "fork" in \
-            multiprocessing.get_all_start_methods():
+    if workers > 1 and total >= _PARALLEL_MIN_BYTES and can_fork():
         _scan_parallel(files, engine, show_secrets, workers, result)
     else:
         for batch in _batches(files):
@@ -137,9 +136,8 @@ def _scan_parallel(files: list[tuple[str, str, int]], engine: Engine, show: bool
     global _ENGINE, _SHOW
     _ENGINE, _SHOW = engine, show  # children inherit these through fork: nothing to pickle
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap_unordered(_worker, _batches(files)):
-                _merge(result, part)
+        for part in forked_map(_worker, _batches(files), workers):
+            _merge(result, part)
     finally:
         _ENGINE = None
 

@@ -9,7 +9,6 @@ the scan resumes with the next commit. Commits are split across worker processes
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from stackwarden.core.errors import UsageError
+from stackwarden.core.forking import can_fork, forked_map
 from stackwarden.core.models import Skipped
 from stackwarden.detect.secrets.detector import hit_to_finding
 from stackwarden.detect.secrets.directory import SecretScanResult
@@ -63,16 +63,14 @@ def scan_git_history(repo: str | Path, *, options: GitOptions = GitOptions(),
     result = SecretScanResult(warnings=list(engine.warnings))
     commits = _rev_list(root, options, result)
     workers = max(1, min(workers or os.cpu_count() or 1, len(commits) // 100 or 1))
-    if workers > 1 and len(commits) >= _PARALLEL_MIN_COMMITS and "fork" in \
-            multiprocessing.get_all_start_methods():
+    if workers > 1 and len(commits) >= _PARALLEL_MIN_COMMITS and can_fork():
         size = -(-len(commits) // workers)
         slices = [commits[i:i + size] for i in range(0, len(commits), size)]
         global _JOB
         _JOB = (root, options.git, engine, show_secrets)
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for part in pool.imap_unordered(_scan_slice, slices):
-                    _merge(result, part)
+            for part in forked_map(_scan_slice, slices, workers):
+                _merge(result, part)
         finally:
             _JOB = None
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,28 +56,37 @@ def token_to_dict(row: ApiToken) -> dict[str, Any]:
             "expires_at": _iso(row.expires_at), "revoked_at": _iso(row.revoked_at)}
 
 
-@router.post("/auth/login")
-def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Exchange a user name and password for a session token (rate-limited per user and client)."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A session token (the only copy of its secret), when it expires, and for whom."""
+
+    token: str
+    token_id: int
+    expires_at: datetime
+    username: str
+    role: str
+
+
+def sign_in(ctx: Any, username: str, password: str, client: str) -> SignedIn:
+    """Check a password (rate-limited per user and client, audited either way) and issue a
+    session token; raises 401 or 429. Used by the API and the dashboard's login form."""
     settings = ctx.settings
-    client = request.client.host if request.client else "unknown"
-    keys = [f"user:{body.username.lower()}", f"ip:{client}"]
+    keys = [f"user:{username.lower()}", f"ip:{client}"]
     with ctx.db.transaction() as session:
         wait = login_blocked(session, keys, settings.login_max_failures,
                              settings.login_window_seconds)
     if wait:
         raise too_many_attempts(wait)
     with ctx.db.transaction() as session:
-        user = session.execute(select(User).where(User.username == body.username)
+        user = session.execute(select(User).where(User.username == username)
                                ).scalar_one_or_none()
-        ok = check_password(user.password_hash if user else "", body.password)
+        ok = check_password(user.password_hash if user else "", password)
         if not ok or user is None or user.disabled:  # one answer for every failure
             record_login_failure(session, keys, settings.login_window_seconds)
-            ctx.audit.append(session, body.username, "auth.login_failed",
-                             f"user:{body.username}", {"client": client})
-            failed = True
+            ctx.audit.append(session, username, "auth.login_failed",
+                             f"user:{username}", {"client": client})
+            result = None
         else:
-            failed = False
             clear_login_failures(session, keys[0])
             expires = utcnow() + timedelta(hours=settings.session_hours)
             scopes = [s for s in SCOPES if s in ROLE_SCOPES[user.role]]
@@ -84,10 +94,19 @@ def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
                                      expires_at=expires)
             ctx.audit.append(session, user.username, "auth.login", f"user:{user.username}",
                              {"client": client, "token_id": row.id})
-    if failed or user is None:
+            result = SignedIn(token, row.id, expires, user.username, user.role)
+    if result is None:
         raise unauthorized("wrong user name or password")
-    return {"token": token, "token_type": "bearer", "expires_at": _iso(expires),
-            "user": {"username": user.username, "role": user.role}}
+    return result
+
+
+@router.post("/auth/login")
+def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Exchange a user name and password for a session token (rate-limited per user and client)."""
+    client = request.client.host if request.client else "unknown"
+    done = sign_in(ctx, body.username, body.password, client)
+    return {"token": done.token, "token_type": "bearer", "expires_at": _iso(done.expires_at),
+            "user": {"username": done.username, "role": done.role}}
 
 
 @router.get("/auth/me")

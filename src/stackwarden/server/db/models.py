@@ -225,3 +225,23 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     peaks: Mapped[str] = mapped_column(Text, default="")  # Merkle peaks, hex, comma-separated
+
+
+# --- registry monitoring (server/registry_watch.py) ------------------------------------------
+from stackwarden.server.db.registry_models import (  # noqa: E402,F401  (registers the tables)
+    GoldenDiff,
+    GoldenRule,
+    RegistryAlert,
+    RegistryNotification,
+    WatchedImage,
+    WatchedRegistry,
+    WatchedTag,
+    WatchState,
+)
+
+# Host agents' tables live in their own module (migration 0003_agent); importing it here
+# registers them on Base.metadata wherever the models are loaded.
+from stackwarden.server.db import agent_models as _agent_models  # noqa: E402,F401
+
+# The dashboard's tables (risk triage, compliance, notifications) live in their own module.
+from stackwarden.server.db import models_dashboard as _models_dashboard  # noqa: E402,F401
