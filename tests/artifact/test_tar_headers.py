@@ -108,7 +108,7 @@ def test_damaged_tars_read_the_same_or_step_aside(
     assert fast == _oracle(bytes(raw))
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("fmt", sorted(set(FORMATS) - {"ustar"}))  # ustar cannot hold these
 def test_real_layers_are_read_by_the_fast_reader(tmp_path: Path, fmt: str) -> None:
     """A tree with long paths, unicode names, links and big numbers, written by tarfile."""
     entries = [("usr/lib/" + "deep/" * 30 + "file.so", tarfile.REGTYPE, b"\x7fELF" * 300,
@@ -119,10 +119,7 @@ def test_real_layers_are_read_by_the_fast_reader(tmp_path: Path, fmt: str) -> No
                ("usr/lib/hard", tarfile.LNKTYPE, b"", "usr/lib/" + "deep/" * 30 + "file.so",
                 0o755, 0, 0),
                ("var/empty", tarfile.DIRTYPE, b"", "", 0o755, 2**21 - 1, 0)]
-    try:
-        data = _tar(entries, FORMATS[fmt])
-    except ValueError:
-        pytest.skip(f"{fmt} cannot hold these names")
+    data = _tar(entries, FORMATS[fmt])
     path = tmp_path / "layer.tar"
     path.write_bytes(data)
     assert _fast(path) == _oracle(data)
