@@ -177,3 +177,14 @@ def test_a_second_agent_on_the_same_state_directory_is_refused(live: LiveServer,
         stop.set()
         thread.join(timeout=60)
     assert run("agent", "status", "--state-dir", str(runner.state.path)).exit_code == 1
+
+
+def test_an_in_process_run_leaves_the_signal_handlers_as_they_were(live: LiveServer,
+                                                                   tmp_path: Path) -> None:
+    import signal
+
+    runner = enrolled_runner(live, tmp_path)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    done = run("agent", "run", "--state-dir", str(runner.state.path), "--once")
+    assert done.exit_code == 0, done.output
+    assert {sig: signal.getsignal(sig) for sig in before} == before

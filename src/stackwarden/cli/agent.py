@@ -90,11 +90,17 @@ def run(
                         format="stackwarden-agent: %(levelname)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    previous: dict[int, Any] = {}
+
     def signals(stop: threading.Event) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
 
-    run_agent(_state(state_dir), once=once, install_signals=signals)
+    try:
+        run_agent(_state(state_dir), once=once, install_signals=signals)
+    finally:  # called in-process (tests, embedding): leave the handlers as they were
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _age(iso: str | None) -> str:
