@@ -39,6 +39,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored (naive UTC) timestamp as the API writes it: `2026-11-29T09:00:00Z`."""
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def hash_password(password: str) -> str:
     """Argon2id hash (argon2-cffi's defaults, RFC 9106 low-memory profile)."""
     return _hasher.hash(password)

@@ -27,7 +27,7 @@ from stackwarden.policy.compliance import (
     Framework,
     combine,
 )
-from stackwarden.server.auth import utcnow
+from stackwarden.server.auth import iso, utcnow
 from stackwarden.server.db.models import (
     Asset,
     AuditCheckpointRow,
@@ -61,10 +61,6 @@ def register_agent_evidence(collector: str,
     AGENT_EVIDENCE[collector] = provider
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _days(value: datetime, now: datetime) -> int:
     return max(0, (now - value).days)
 
@@ -86,7 +82,7 @@ class Checker:
     def ev(self, spec: str, status: str, detail: str, as_of: datetime | str | None,
            query: dict[str, Any], items: list[str] | None = None) -> Evidence:
         """Build an evidence record."""
-        when = as_of if isinstance(as_of, str) or as_of is None else _iso(as_of)
+        when = as_of if isinstance(as_of, str) or as_of is None else iso(as_of)
         return Evidence(spec, status, detail, when, query, tuple((items or [])[:MAX_ITEMS]))
 
     def last_scan(self, kind: str | None) -> datetime | None:
@@ -365,9 +361,9 @@ def evaluate(ctx: Any, framework: Framework, *, now: datetime | None = None) -> 
                                          evidence))
         earlier = history(session, framework.id)
     counts = Counter(r.status for r in results)
-    now_point = {"at": _iso(now), "pass": counts["pass"], "fail": counts["fail"],
+    now_point = {"at": iso(now), "pass": counts["pass"], "fail": counts["fail"],
                  "not_assessed": counts["not_assessed"]}
-    return ComplianceReport(framework, _iso(now) or "", tuple(results),
+    return ComplianceReport(framework, iso(now) or "", tuple(results),
                             tuple([*earlier, now_point]))
 
 
@@ -386,5 +382,5 @@ def history(session: Session, framework_id: str, limit: int = 60) -> list[dict[s
     rows = list(session.execute(select(ComplianceSnapshot).where(
         ComplianceSnapshot.framework == framework_id).order_by(ComplianceSnapshot.at.desc())
         .limit(limit)).scalars())
-    return [{"at": _iso(r.at), "pass": r.passed, "fail": r.failed,
+    return [{"at": iso(r.at), "pass": r.passed, "fail": r.failed,
              "not_assessed": r.not_assessed} for r in reversed(rows)]

@@ -36,13 +36,8 @@ from stackwarden.server.db.registry_models import (
 from stackwarden.server.golden import Rule, diff_builds, golden_tags, is_noteworthy
 from stackwarden.server.ingest import ACTIVE, ingest_report
 from stackwarden.server.jobs import task
-from stackwarden.server.registry_watch import (
-    NO_DOCKER_CONFIG,
-    AlertDraft,
-    raise_alerts,
-    registry_access,
-    sweep_registry,
-)
+from stackwarden.server.registry_alerts import AlertDraft, raise_alerts
+from stackwarden.server.registry_watch import NO_DOCKER_CONFIG, registry_access, sweep_registry
 
 log = logging.getLogger("stackwarden.server.registry_scan")
 CONFIG_KEYS = ("User", "ExposedPorts", "Entrypoint", "Cmd", "WorkingDir", "Volumes",

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -32,16 +32,15 @@ from stackwarden.artifact.registry import HOST
 from stackwarden.artifact.registry_client import REPOSITORY, RegistryClient
 from stackwarden.artifact.registry_transport import RegistryOptions, is_loopback
 from stackwarden.core.errors import StackWardenError, UsageError
-from stackwarden.server.auth import utcnow
+from stackwarden.server.auth import iso, utcnow
 from stackwarden.server.context import ServerContext
 from stackwarden.server.credentials import CredentialBox
 from stackwarden.server.db.registry_models import (
-    RegistryAlert,
     WatchedImage,
     WatchedRegistry,
     WatchedTag,
 )
-from stackwarden.server.notify import notify
+from stackwarden.server.registry_alerts import AlertDraft, raise_alerts
 
 log = logging.getLogger("stackwarden.server.registry_watch")
 NOTIFY_PREFIX = "swn_"
@@ -100,10 +99,6 @@ def repository_selected(repository: str, include: Sequence[str], exclude: Sequen
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -191,14 +186,14 @@ def registry_to_dict(row: WatchedRegistry, images: dict[str, int] | None = None
             "has_ca_cert": bool(row.ca_cert), "include": json.loads(row.include),
             "exclude": json.loads(row.exclude), "interval_seconds": row.interval_seconds,
             "scanners": row.scanners.split(","), "enabled": row.enabled,
-            "created_at": _iso(row.created_at), "created_by": row.created_by,
+            "created_at": iso(row.created_at), "created_by": row.created_by,
             "sweep": {"state": row.sweep_state, "job_id": row.sweep_job_id,
-                      "last_started": _iso(row.last_sweep_started),
-                      "last_finished": _iso(row.last_sweep_finished),
-                      "last_success": _iso(row.last_success_at),
-                      "next": _iso(row.next_sweep_at),
+                      "last_started": iso(row.last_sweep_started),
+                      "last_finished": iso(row.last_sweep_finished),
+                      "last_success": iso(row.last_success_at),
+                      "next": iso(row.next_sweep_at),
                       "last_error": row.last_error or None,
-                      "last_error_at": _iso(row.last_error_at),
+                      "last_error_at": iso(row.last_error_at),
                       "problems": json.loads(row.problems or "[]")},
             "counts": {"repositories": row.repositories, "tags": row.tags,
                        "images": sum(images.values()), "scanned": images.get("scanned", 0),
@@ -441,72 +436,3 @@ def sweep_registry(ctx: ServerContext, registry_id: int, actor: str) -> dict[str
     return {"registry_id": registry_id, "repositories": len(listing.repositories),
             "tags": sum(len(t) for t in listing.seen.values()), "queued": len(jobs),
             "problems": listing.problems[:100]}
-
-
-# --- alerts --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AlertDraft:
-    """An alert before it is stored."""
-
-    kind: str
-    title: str
-    payload: dict[str, Any]
-    registry_id: int | None = None
-    digest: str = ""
-    golden: bool = False
-
-
-def _alert(kind: str, payload: dict[str, Any]) -> None:
-    """The one place alerts leave the watcher (logged; golden-image alerts are also queued as
-    notifications in `raise_alerts`, in the alert's own transaction)."""
-    log.info("alert %s: %s", kind, payload.get("title", ""))
-
-
-def golden_notification(draft: AlertDraft) -> dict[str, Any]:
-    """A golden-image alert as a notification (docs/notifications.md)."""
-    from stackwarden.core.findings import Severity
-
-    rank = int(draft.payload.get("worst_severity_rank") or 0)
-    severity = next((str(s) for s in Severity if s.rank == rank), "high") if rank else "high"
-    items = [{"text": f"{str(f.get('severity', '')).upper()} {f.get('id', '')} "
-                      f"{f.get('package') or ''} {f.get('version') or ''}".strip(), **f}
-             for f in draft.payload.get("findings") or [] if isinstance(f, dict)]
-    asset_id = draft.payload.get("asset_id")
-    return {"title": draft.title, "severity": severity,
-            "summary": str(draft.payload.get("summary") or draft.title), "items": items,
-            "count": len(items), "digest": draft.digest, "kind": draft.kind,
-            "path": f"/assets/{asset_id}" if asset_id else "/assets"}
-
-
-def raise_alerts(ctx: ServerContext, drafts: Sequence[AlertDraft]) -> list[int]:
-    """Store alerts (golden images first), then hand each to `_alert`."""
-    ordered = sorted(drafts, key=lambda d: not d.golden)  # stable: golden first, else as given
-    stored = []
-    with ctx.db.transaction() as session:
-        for draft in ordered:
-            row = RegistryAlert(kind=draft.kind, created_at=utcnow(),
-                                registry_id=draft.registry_id, digest=draft.digest,
-                                golden=draft.golden, title=draft.title[:500],
-                                payload=json.dumps(draft.payload, sort_keys=True))
-            session.add(row)
-            session.flush()
-            stored.append((row.id, draft))
-            if draft.golden:  # queued with the alert, sent by the notification dispatcher
-                notify(session, "golden_image_threat", golden_notification(draft),
-                       group_key=f"golden:{draft.digest or draft.kind}")
-    for alert_id, draft in stored:
-        try:
-            _alert(draft.kind, {"id": alert_id, "title": draft.title, "golden": draft.golden,
-                                "registry_id": draft.registry_id, "digest": draft.digest,
-                                **draft.payload})
-        except Exception:  # a channel failure never loses the stored alert
-            log.exception("alert %s could not be delivered", alert_id)
-    return [a for a, _ in stored]
-
-
-def alert_to_dict(row: RegistryAlert) -> dict[str, Any]:
-    """The API form of an alert."""
-    return {"id": row.id, "kind": row.kind, "created_at": _iso(row.created_at),
-            "registry_id": row.registry_id, "digest": row.digest or None, "golden": row.golden,
-            "title": row.title, "payload": json.loads(row.payload)}

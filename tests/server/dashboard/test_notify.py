@@ -265,7 +265,7 @@ def test_silent_agents_notify_once_and_decide_agent_controls(dash_lite: Server) 
 
 
 def test_golden_image_alert_from_registry_monitoring_notifies(dash_lite: Server) -> None:
-    from stackwarden.server.registry_watch import AlertDraft, raise_alerts
+    from stackwarden.server.registry_alerts import AlertDraft, raise_alerts
 
     with http_receiver() as (url, got):
         add_channel(dash_lite, "webhook", ["golden_image_threat"], url=url)

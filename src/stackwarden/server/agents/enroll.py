@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from stackwarden.server.auth import AGENT_ROLE, Principal, secret_hash, issue_token, utcnow
+from stackwarden.server.auth import AGENT_ROLE, Principal, iso, issue_token, secret_hash, utcnow
 from stackwarden.server.db.agent_models import Agent, EnrollmentToken
 from stackwarden.server.db.models import ApiToken, Asset, User
 from stackwarden.server.errors import ApiError, bad_request, forbidden, not_found, unauthorized
@@ -21,10 +21,6 @@ from stackwarden.server.ingest import AssetIdentity, upsert_asset
 
 ENROLL_PREFIX = "swe_"
 MAX_LIFETIME = timedelta(days=30)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_enrollment_token(session: Session, actor: str, audit: Any, *, expires_in: float,
@@ -42,7 +38,7 @@ def create_enrollment_token(session: Session, actor: str, audit: Any, *, expires
     session.add(row)
     session.flush()
     audit.append(session, actor, "agent.enrollment_token.create", f"enrollment_token:{row.id}",
-                 {"name": row.name, "expires_at": _iso(row.expires_at)})
+                 {"name": row.name, "expires_at": iso(row.expires_at)})
     return row, f"{ENROLL_PREFIX}{row.id}_{secret}"
 
 
@@ -65,9 +61,9 @@ def enrollment_token_to_dict(row: EnrollmentToken, now: datetime | None = None) 
     state = ("revoked" if row.revoked_at else "used" if row.used_at else
              "expired" if row.expires_at <= now else "usable")
     return {"id": row.id, "name": row.name, "created_by": row.created_by,
-            "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-            "used_at": _iso(row.used_at), "used_by": row.used_by,
-            "revoked_at": _iso(row.revoked_at), "state": state}
+            "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "used_at": iso(row.used_at), "used_by": row.used_by,
+            "revoked_at": iso(row.revoked_at), "state": state}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +108,10 @@ def enroll_agent(session: Session, token: str, host: HostInfo, address: str,
     if row.revoked_at is not None:
         raise _refused("this enrollment token was revoked")
     if row.used_at is not None:
-        raise _refused(f"this enrollment token was already used (at {_iso(row.used_at)}); "
+        raise _refused(f"this enrollment token was already used (at {iso(row.used_at)}); "
                        "create a new one")
     if row.expires_at <= now:
-        raise _refused(f"this enrollment token expired at {_iso(row.expires_at)}; "
+        raise _refused(f"this enrollment token expired at {iso(row.expires_at)}; "
                        "create a new one")
     uid = str(uuid.uuid4())
     # the conditional update is what makes the token single-use under concurrent enrollments

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from stackwarden.server.agents.correlate import alert_rank, close_incident
-from stackwarden.server.auth import utcnow
+from stackwarden.server.auth import iso, utcnow
 from stackwarden.server.db.agent_models import Agent, HostAlert, Incident
 from stackwarden.server.notify import notify
 
@@ -24,12 +24,8 @@ log = logging.getLogger("stackwarden.server.agents")
 SILENT_RULE = "stackwarden_agent_silent"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _silence_alert_id(agent: Agent) -> str:
-    return f"agent-silent:{agent.uid}:{_iso(agent.silent_since)}"
+    return f"agent-silent:{agent.uid}:{iso(agent.silent_since)}"
 
 
 def mark_silent(ctx: Any, now: datetime | None = None) -> list[int]:
@@ -50,7 +46,7 @@ def mark_silent(ctx: Any, now: datetime | None = None) -> list[int]:
                 continue
             session.refresh(agent)
             seconds = int((now - agent.last_seen_at).total_seconds())
-            data = {"hostname": agent.hostname, "last_seen_at": _iso(agent.last_seen_at),
+            data = {"hostname": agent.hostname, "last_seen_at": iso(agent.last_seen_at),
                     "silent_for_seconds": seconds}
             session.add(HostAlert(
                 asset_id=agent.asset_id, agent_id=agent.id, alert_id=_silence_alert_id(agent),
@@ -61,7 +57,7 @@ def mark_silent(ctx: Any, now: datetime | None = None) -> list[int]:
                 updated_at=now, data=json.dumps(data)))
             ctx.audit.append(session, "server", "agent.silent", f"agent:{agent.id}", data)
             marked.append(agent.id)
-            silent.append({"text": f"{agent.hostname} (last seen {_iso(agent.last_seen_at)})",
+            silent.append({"text": f"{agent.hostname} (last seen {iso(agent.last_seen_at)})",
                            **data})
         if silent:  # one message per check, however many agents went silent
             notify(session, "agent_silent", {
@@ -84,7 +80,7 @@ def agent_back(session: Session, agent: Agent, audit: Any, now: datetime) -> Non
     if alert is not None:
         alert.closed, alert.last_at, alert.updated_at = True, now, now
     audit.append(session, f"agent:{agent.uid}", "agent.back", f"agent:{agent.id}",
-                 {"hostname": agent.hostname, "silent_since": _iso(agent.silent_since)})
+                 {"hostname": agent.hostname, "silent_since": iso(agent.silent_since)})
     agent.silent_since = None
 
 

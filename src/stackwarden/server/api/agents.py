@@ -31,6 +31,7 @@ from stackwarden.server.agents.enroll import (
 from stackwarden.server.agents.ingest import MAX_EVENTS, ingest_events, touch
 from stackwarden.server.api.deps import Ctx, IdPath, read_body, require_json, requires, too_large
 from stackwarden.server.auth import (
+    iso,
     Principal,
     login_blocked,
     record_login_failure,
@@ -49,10 +50,6 @@ NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 MAX_STATUS_BYTES = 64 * 1024
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -63,9 +60,9 @@ def agent_to_dict(agent: Agent, *, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": agent.id, "uid": agent.uid, "asset_id": agent.asset_id,
         "hostname": agent.hostname, "os": agent.os, "agent_version": agent.agent_version,
-        "enrolled_at": _iso(agent.enrolled_at), "last_seen_at": _iso(agent.last_seen_at),
-        "last_address": agent.last_address, "silent_since": _iso(agent.silent_since),
-        "revoked_at": _iso(agent.revoked_at), "status": status}
+        "enrolled_at": iso(agent.enrolled_at), "last_seen_at": iso(agent.last_seen_at),
+        "last_address": agent.last_address, "silent_since": iso(agent.silent_since),
+        "revoked_at": iso(agent.revoked_at), "status": status}
     if full:
         out["heartbeat"] = json.loads(agent.status or "{}")
         out["config_override"] = json.loads(agent.config or "{}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 
 from stackwarden.server.api.deps import Ctx, IdPath, requires
-from stackwarden.server.auth import Principal
+from stackwarden.server.auth import Principal, iso
 from stackwarden.server.db.models import Asset, AssetTag, FindingRow
 from stackwarden.server.errors import not_found
 
@@ -16,15 +16,11 @@ router = APIRouter(tags=["assets"])
 Reader = Depends(requires("read"))
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def asset_to_dict(asset: Asset, tags: list[str]) -> dict[str, Any]:
     """The API form of an asset."""
     return {"id": asset.id, "kind": asset.kind, "name": asset.name, "key": asset.key,
-            "digest": asset.digest, "tags": tags, "created_at": _iso(asset.created_at),
-            "last_scan_at": _iso(asset.last_scan_at), "last_scan_id": asset.last_scan_id}
+            "digest": asset.digest, "tags": tags, "created_at": iso(asset.created_at),
+            "last_scan_at": iso(asset.last_scan_at), "last_scan_id": asset.last_scan_id}
 
 
 @router.get("/assets")

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from stackwarden.server.api.deps import Caller, Ctx, IdPath
 from stackwarden.server.auth import (
+    iso,
     ROLE_SCOPES,
     SCOPES,
     check_password,
@@ -45,15 +46,11 @@ class TokenRequest(BaseModel):
     expires_in_days: float | None = Field(None, gt=0, le=3650)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def token_to_dict(row: ApiToken) -> dict[str, Any]:
     """A token's metadata (never its secret or hash)."""
     return {"id": row.id, "name": row.name, "kind": row.kind, "scopes": row.scopes.split(),
-            "user_id": row.user_id, "created_at": _iso(row.created_at),
-            "expires_at": _iso(row.expires_at), "revoked_at": _iso(row.revoked_at)}
+            "user_id": row.user_id, "created_at": iso(row.created_at),
+            "expires_at": iso(row.expires_at), "revoked_at": iso(row.revoked_at)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +102,7 @@ def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Exchange a user name and password for a session token (rate-limited per user and client)."""
     client = request.client.host if request.client else "unknown"
     done = sign_in(ctx, body.username, body.password, client)
-    return {"token": done.token, "token_type": "bearer", "expires_at": _iso(done.expires_at),
+    return {"token": done.token, "token_type": "bearer", "expires_at": iso(done.expires_at),
             "user": {"username": done.username, "role": done.role}}
 
 
@@ -151,7 +148,7 @@ def create_token(body: TokenRequest, caller: Caller, ctx: Ctx) -> dict[str, Any]
             raise unauthorized()
         row, token = issue_token(session, user, body.name, scopes, expires_at=expires)
         ctx.audit.append(session, caller.username, "token.create", f"token:{row.id}",
-                         {"name": body.name, "scopes": scopes, "expires_at": _iso(expires)})
+                         {"name": body.name, "scopes": scopes, "expires_at": iso(expires)})
         return {**token_to_dict(row), "token": token}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from stackwarden.server.api.agents import agent_to_dict
 from stackwarden.server.api.deps import Ctx, IdPath, requires
-from stackwarden.server.auth import Principal
+from stackwarden.server.auth import Principal, iso
 from stackwarden.server.db.agent_models import (
     Agent,
     AgentEventRow,
@@ -31,10 +31,6 @@ router = APIRouter(tags=["hosts"])
 Reader = Depends(requires("read"))
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**62)]
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _host(session: Session, asset_id: int) -> Asset:
@@ -80,12 +76,12 @@ def host_to_dict(asset: Asset, summary: dict[str, Any]) -> dict[str, Any]:
     """The API form of a host."""
     agents: list[Agent] = summary["agents"]
     seen = [a.last_seen_at for a in agents if a.revoked_at is None]
-    return {"id": asset.id, "name": asset.name, "created_at": _iso(asset.created_at),
-            "status": _host_status(agents), "last_seen_at": _iso(max(seen, default=None)),
+    return {"id": asset.id, "name": asset.name, "created_at": iso(asset.created_at),
+            "status": _host_status(agents), "last_seen_at": iso(max(seen, default=None)),
             "agents": [agent_to_dict(a) for a in agents],
             "open_alerts": summary["open_alerts"],
             "vulnerabilities": summary["vulnerabilities"],
-            "last_scan_at": _iso(asset.last_scan_at)}
+            "last_scan_at": iso(asset.last_scan_at)}
 
 
 @router.get("/hosts")
@@ -114,7 +110,7 @@ def get_host(host_id: IdPath, ctx: Ctx, caller: Principal = Reader) -> dict[str,
         out = host_to_dict(asset, host_summaries(session, [asset.id])[asset.id])
         taken = session.execute(select(HostInventory.taken_at).where(
             HostInventory.asset_id == host_id)).scalar()
-        out["inventory_taken_at"] = _iso(taken)
+        out["inventory_taken_at"] = iso(taken)
         out["events"] = session.execute(select(func.count()).where(
             AgentEventRow.asset_id == host_id)).scalar()
         return out
@@ -123,7 +119,7 @@ def get_host(host_id: IdPath, ctx: Ctx, caller: Principal = Reader) -> dict[str,
 def event_to_dict(row: AgentEventRow) -> dict[str, Any]:
     """The API form of a stored event."""
     return {"id": row.id, "event_id": row.event_id, "agent_id": row.agent_id, "seq": row.seq,
-            "kind": row.kind, "time": _iso(row.time), "received_at": _iso(row.received_at),
+            "kind": row.kind, "time": iso(row.time), "received_at": iso(row.received_at),
             "data": json.loads(row.data)}
 
 
@@ -151,9 +147,9 @@ def alert_to_dict(row: HostAlert) -> dict[str, Any]:
             "alert_id": row.alert_id, "rule_id": row.rule_id, "rule_name": row.rule_name,
             "title": row.title, "level": row.level, "source_address": row.source_address,
             "group": json.loads(row.group_by or "{}"), "count": row.count,
-            "first": _iso(row.first_at), "last": _iso(row.last_at),
+            "first": iso(row.first_at), "last": iso(row.last_at),
             "state": "closed" if row.closed else "open", "incident_id": row.incident_id,
-            "updated_at": _iso(row.updated_at), "alert": json.loads(row.data)}
+            "updated_at": iso(row.updated_at), "alert": json.loads(row.data)}
 
 
 @router.get("/hosts/{host_id}/alerts")
@@ -196,8 +192,8 @@ def incident_to_dict(row: Incident) -> dict[str, Any]:
     return {"id": row.id, "title": row.title, "source_address": row.source_address,
             "level": row.level, "state": row.state, "host_count": row.hosts,
             "alert_count": row.alerts,
-            "rules": json.loads(row.rules or "[]"), "first": _iso(row.first_at),
-            "last": _iso(row.last_at), "updated_at": _iso(row.updated_at)}
+            "rules": json.loads(row.rules or "[]"), "first": iso(row.first_at),
+            "last": iso(row.last_at), "updated_at": iso(row.updated_at)}
 
 
 @router.get("/hosts/{host_id}/incidents")
@@ -228,7 +224,7 @@ def host_fim(host_id: IdPath, ctx: Ctx, path: str | None = Query(None, max_lengt
         _host(session, host_id)
         rows = list(session.execute(query).scalars())
     items = [{"id": r.id, "path": r.path, "change": r.change, "label": r.label,
-              "time": _iso(r.time), **json.loads(r.data)} for r in rows[:limit]]
+              "time": iso(r.time), **json.loads(r.data)} for r in rows[:limit]]
     return {"items": items, "next_before": items[-1]["id"] if len(rows) > limit else None}
 
 
@@ -240,7 +236,7 @@ def host_inventory(host_id: IdPath, ctx: Ctx, caller: Principal = Reader) -> dic
         row = session.get(HostInventory, host_id)
         if row is None:
             raise not_found(f"an inventory of host {host_id}")
-        return {"taken_at": _iso(row.taken_at), "received_at": _iso(row.received_at),
+        return {"taken_at": iso(row.taken_at), "received_at": iso(row.received_at),
                 "agent_id": row.agent_id, "inventory": json.loads(zlib.decompress(row.data))}
 
 

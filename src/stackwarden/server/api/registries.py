@@ -335,7 +335,7 @@ def alerts(ctx: Ctx, kind: str | None = Query(None, max_length=64), limit: Limit
            before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
            caller: Principal = Reader) -> dict[str, Any]:
     """Alerts raised by registry monitoring, newest first."""
-    from stackwarden.server.registry_watch import alert_to_dict
+    from stackwarden.server.registry_alerts import alert_to_dict
 
     query = select(RegistryAlert).order_by(RegistryAlert.id.desc()).limit(limit)
     if kind:

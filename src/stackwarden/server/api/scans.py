@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from stackwarden.core.errors import UsageError
 from stackwarden.server.api.deps import Ctx, IdPath, read_body, require_json, requires
-from stackwarden.server.auth import Principal, utcnow
+from stackwarden.server.auth import Principal, iso, utcnow
 from stackwarden.server.db.models import Asset, Sbom, Scan
 from stackwarden.server.errors import ApiError, not_found
 from stackwarden.server.ingest import IngestResult, ingest_report, parse_json, parse_report
@@ -26,15 +26,11 @@ JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
                "(`stackwarden scan -f json`, docs/scanning.md) or an SBOM document."}}}}}
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def scan_to_dict(scan: Scan) -> dict[str, Any]:
     """A scan's metadata and summary (the report itself is at /scans/{id}/report)."""
     return {"id": scan.id, "asset_id": scan.asset_id, "target": scan.target,
             "tool_version": scan.tool_version, "created": scan.report_created,
-            "received_at": _iso(scan.received_at), "submitted_by": scan.submitted_by,
+            "received_at": iso(scan.received_at), "submitted_by": scan.submitted_by,
             "kinds": scan.kinds.split(), "findings": scan.findings_count,
             "summary": json.loads(scan.summary or "{}"), "report_sha256": scan.report_sha256,
             "report_size": scan.report_size}
